@@ -1,0 +1,70 @@
+package threadinfo
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// FuzzParseNode checks that any annotation values parse without panicking, that a parsed
+// sample respects the contract's bounds, and that formatting it and parsing again is lossless.
+func FuzzParseNode(f *testing.F) {
+	f.Add("41200", "65535", "32768", "30000", "60000", "a=10,b=8000", "2026-11-22T04:00:00Z")
+	f.Add("0", "1", "1", "0", "1", "", "2026-11-22T04:00:00.5+02:00")
+	f.Add("-1", "0", "x", "", "", "a=,=1,,", "not-a-time")
+	f.Add("9223372036854775807", "9223372036854775808", "1", "1", "1", "a=1,a=1", "2026-01-01T00:00:00Z")
+	f.Fuzz(func(t *testing.T, threads, threadsMax, pidMax, podsPIDs, podsPIDsMax, podThreads, observedAt string) {
+		in := map[string]string{
+			AnnotationThreads: threads, AnnotationThreadsMax: threadsMax, AnnotationPIDMax: pidMax,
+			AnnotationPodsPIDs: podsPIDs, AnnotationPodsPIDsMax: podsPIDsMax,
+			AnnotationPodThreads: podThreads, AnnotationObservedAt: observedAt,
+		}
+		s, err := ParseNode(in)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error is not a *ParseError: %v", err)
+			}
+			return
+		}
+		if s.Threads < 0 || s.ThreadsMax < 1 || s.PIDMax < 1 || s.PodsPIDs < 0 || s.PodsPIDsMax < 1 {
+			t.Fatalf("parsed values out of bounds: %+v", s)
+		}
+		for uid, n := range s.PodThreads {
+			if uid == "" || n < 0 {
+				t.Fatalf("bad pod entry %q=%d", uid, n)
+			}
+		}
+		again, err := ParseNode(s.Annotations())
+		if err != nil {
+			t.Fatalf("formatted sample does not parse: %v", err)
+		}
+		// Annotations renders whole seconds; compare the rest exactly.
+		s.ObservedAt = s.ObservedAt.Truncate(1e9)
+		if diff := cmp.Diff(s, again); diff != "" {
+			t.Fatalf("round trip changed the sample (-first,+second):\n%s", diff)
+		}
+	})
+}
+
+// FuzzParsePodThreads checks the per-pod list on its own, where most of the syntax lives.
+func FuzzParsePodThreads(f *testing.F) {
+	f.Add("a=1,b=2")
+	f.Add("")
+	f.Add("a==1")
+	f.Add(" a=1")
+	f.Fuzz(func(t *testing.T, v string) {
+		m, err := ParsePodThreads(v)
+		if err != nil {
+			return
+		}
+		back, err := ParsePodThreads(FormatPodThreads(m))
+		if err != nil {
+			t.Fatalf("formatted list %q does not parse: %v", FormatPodThreads(m), err)
+		}
+		if diff := cmp.Diff(m, back); diff != "" {
+			t.Fatalf("round trip changed the list (-first,+second):\n%s", diff)
+		}
+	})
+}
