@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/threadaware/threadaware/pkg/threadinfo"
+)
+
+// Reason says why a sample is written. It labels the node_writes_total metric.
+type Reason string
+
+const (
+	// ReasonFirst: nothing has been written since the agent started.
+	ReasonFirst Reason = "first"
+	// ReasonLimitsChanged: threads-max, pid-max or pods-pids-max changed.
+	ReasonLimitsChanged Reason = "limits-changed"
+	// ReasonPodsChanged: a pod cgroup appeared or disappeared.
+	ReasonPodsChanged Reason = "pods-changed"
+	// ReasonValueMoved: tasks on the node, in kubepods or in one pod moved by more than the
+	// threshold, or pods-pids appeared or disappeared.
+	ReasonValueMoved Reason = "value-moved"
+	// ReasonHeartbeat: the last write is a heartbeat old.
+	ReasonHeartbeat Reason = "heartbeat"
+	// ReasonOnce: --once writes unconditionally.
+	ReasonOnce Reason = "once"
+)
+
+// Policy decides when a sample is worth a write to the API server.
+type Policy struct {
+	// ThresholdPercent is how far, in percent of the relevant limit, a value must move from
+	// the last written one to be written before the heartbeat. 0 writes every change.
+	ThresholdPercent float64
+	// Heartbeat is the longest time between two writes.
+	Heartbeat time.Duration
+}
+
+// Decide compares the current sample with the last one written (nil if none) at lastWrite.
+// Values are compared with the last written sample rather than the last one read, so slow
+// drift adds up until it crosses the threshold.
+func (p Policy) Decide(last *threadinfo.Sample, lastWrite time.Time, cur *threadinfo.Sample, now time.Time) (Reason, bool) {
+	switch {
+	case last == nil:
+		return ReasonFirst, true
+	case last.ThreadsMax != cur.ThreadsMax || last.PIDMax != cur.PIDMax || last.PodsPIDsMax != cur.PodsPIDsMax:
+		return ReasonLimitsChanged, true
+	case !samePods(last.PodThreads, cur.PodThreads):
+		return ReasonPodsChanged, true
+	case p.valueMoved(last, cur):
+		return ReasonValueMoved, true
+	case now.Sub(lastWrite) >= p.Heartbeat:
+		return ReasonHeartbeat, true
+	}
+	return "", false
+}
+
+func (p Policy) valueMoved(last, cur *threadinfo.Sample) bool {
+	limit := cur.Limit()
+	if p.moved(last.Threads, cur.Threads, limit) {
+		return true
+	}
+	if last.HasPodsPIDs != cur.HasPodsPIDs {
+		return true
+	}
+	if cur.HasPodsPIDs {
+		podsLimit := limit
+		if cur.PodsPIDsMax > 0 {
+			podsLimit = cur.PodsPIDsMax
+		}
+		if p.moved(last.PodsPIDs, cur.PodsPIDs, podsLimit) {
+			return true
+		}
+	}
+	for uid, n := range cur.PodThreads {
+		if p.moved(last.PodThreads[uid], n, limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// moved reports whether a and b differ by more than ThresholdPercent of limit.
+func (p Policy) moved(a, b, limit int64) bool {
+	d := a - b
+	if d < 0 {
+		d = -d
+	}
+	return float64(d)*100 > p.ThresholdPercent*float64(limit)
+}
+
+func samePods(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for uid := range b {
+		if _, ok := a[uid]; !ok {
+			return false
+		}
+	}
+	return true
+}
