@@ -1,0 +1,51 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBadConfig is scenario 7: an invalid ThreadAwareArgs value makes the scheduler binary
+// exit non-zero at start, with the offending field named in its error.
+func TestBadConfig(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      map[string]any
+		wantField string
+	}{
+		{name: "headroom above 99", args: map[string]any{"headroomPercent": 100}, wantField: "headroomPercent"},
+		{name: "negative headroom", args: map[string]any{"headroomPercent": -1}, wantField: "headroomPercent"},
+		{name: "unknown stale policy", args: map[string]any{"staleNodePolicy": "Sometimes"}, wantField: "staleNodePolicy"},
+		{name: "zero sample age", args: map[string]any{"maxSampleAge": "0s"}, wantField: "maxSampleAge"},
+		{name: "negative default pod threads", args: map[string]any{"defaultPodThreads": -5}, wantField: "defaultPodThreads"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSchedulerNoWait(t, "badconfig", schedulerConfig(t, nil, threadAwareProfile(tc.args)))
+			code, err := s.Wait(ctxFor(t), 60*time.Second)
+			if err != nil {
+				t.Fatalf("scheduler with %v: %v; want it to exit", tc.args, err)
+			}
+			if code == 0 {
+				t.Fatalf("scheduler with %v exited 0; want non-zero", tc.args)
+			}
+			line := errorLine(s.Logs(), tc.wantField)
+			if line == "" {
+				t.Fatalf("scheduler with %v exited %d without naming %q; last lines:\n%s", tc.args, code, tc.wantField, s.LogTail(20))
+			}
+			t.Logf("exit %d: %s", code, line)
+		})
+	}
+}
+
+// errorLine returns the first log line mentioning field, skipping the command line that
+// StartProcess writes first.
+func errorLine(logs, field string) string {
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, field) && !strings.HasPrefix(l, "# ") {
+			return l
+		}
+	}
+	return ""
+}
