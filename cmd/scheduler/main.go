@@ -25,10 +25,15 @@ import (
 
 	// Register the scheduler-plugins args in the scheduler's config scheme.
 	_ "sigs.k8s.io/scheduler-plugins/apis/config/scheme"
+
+	// Register ThreadAwareArgs in the scheduler's config scheme.
+	_ "github.com/threadaware/threadaware/apis/config/scheme"
+	"github.com/threadaware/threadaware/pkg/plugins/threadaware"
 )
 
 func main() {
 	cmd := app.NewSchedulerCommand(
+		app.WithPlugin(threadaware.Name, threadaware.New),
 		app.WithPlugin(capacityscheduling.Name, capacityscheduling.New),
 		app.WithPlugin(coscheduling.Name, coscheduling.New),
 		app.WithPlugin(loadvariationriskbalancing.Name, loadvariationriskbalancing.New),

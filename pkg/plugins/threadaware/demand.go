@@ -1,0 +1,29 @@
+package threadaware
+
+import (
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/threadaware/threadaware/pkg/threadinfo"
+)
+
+// demandSource says where a pod's thread demand came from, for logs.
+type demandSource string
+
+const (
+	fromAnnotation demandSource = "annotation"
+	fromWorkload   demandSource = "workload"
+	fromDefault    demandSource = "default"
+)
+
+// demand is D(pod): the pod's expected-threads annotation; else the peak observed for its
+// workload; else defaultPodThreads. A malformed annotation is returned as err and ignored.
+func (pl *ThreadAware) demand(pod *v1.Pod, workload string) (int64, demandSource, error) {
+	n, ok, err := threadinfo.ParseExpectedThreads(pod.Annotations)
+	if ok {
+		return n, fromAnnotation, nil
+	}
+	if n, ok := pl.learned.demand(workload); ok {
+		return n, fromWorkload, err
+	}
+	return pl.defaultPodThreads, fromDefault, err
+}

@@ -1,0 +1,145 @@
+package threadaware
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/threadaware/threadaware/pkg/threadinfo"
+)
+
+const preFilterStateKey = "PreFilter" + Name
+
+// preFilterState is what the incoming pod asks for, worked out once per scheduling cycle.
+type preFilterState struct {
+	// demand is D(pod).
+	demand   int64
+	workload string
+	// now is when the cycle started, against which sample ages are measured.
+	now time.Time
+}
+
+// Clone returns the state itself: it never changes after PreFilter, and Filter reads the
+// preemption what-if from the NodeInfo, as NodeResourcesFit does.
+func (s *preFilterState) Clone() fwk.StateData {
+	return s
+}
+
+// PreFilter works out the pod's thread demand.
+func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+	logger := klog.FromContext(ctx)
+	s := pl.podState(logger, pod)
+	cycleState.Write(preFilterStateKey, s)
+	return nil, nil
+}
+
+// podState computes the per-cycle view of the incoming pod.
+func (pl *ThreadAware) podState(logger klog.Logger, pod *v1.Pod) *preFilterState {
+	w := workloadKey(pod)
+	d, source, err := pl.demand(pod, w)
+	if err != nil {
+		logger.V(2).Info("Ignoring malformed expected-threads annotation", "pod", klog.KObj(pod), "err", err)
+		countMalformed(threadinfo.AnnotationExpectedThreads)
+	}
+	logger.V(4).Info("Pod thread demand", "pod", klog.KObj(pod), "demand", d, "source", source, "workload", w)
+	return &preFilterState{demand: d, workload: w, now: pl.now()}
+}
+
+// PreFilterExtensions returns nil: Filter reads held pods from the NodeInfo it is given.
+func (pl *ThreadAware) PreFilterExtensions() framework.PreFilterExtensions {
+	return nil
+}
+
+func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
+	c, err := cycleState.Read(preFilterStateKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q from cycleState: %w", preFilterStateKey, err)
+	}
+	s, ok := c.(*preFilterState)
+	if !ok {
+		return nil, fmt.Errorf("invalid PreFilter state, got type %T", c)
+	}
+	return s, nil
+}
+
+// Filter rejects a node whose projected tasks would exceed its usable limit.
+func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s, err := getPreFilterState(cycleState)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	node := nodeInfo.Node()
+	if node == nil {
+		return fwk.NewStatus(fwk.Error, "node not found")
+	}
+	logger := klog.FromContext(ctx)
+	e := pl.nodes.entry(logger, node)
+	if e.pidPressure {
+		pl.metrics.rejected[rejectPIDPressure].Inc()
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonPIDPressure)
+	}
+	if reason := pl.dataReason(e, s.now); reason != "" {
+		return pl.withoutData(logger, node, reason)
+	}
+	l := pl.load(e, nodeInfo)
+	sample := e.sample
+	used := max(0, sample.Threads-l.departed)
+	if used+l.inFlight+s.demand > e.usable {
+		pl.metrics.rejected[rejectTaskLimit].Inc()
+		code := fwk.Unschedulable
+		if e.baseline+s.demand > e.usable {
+			// Even with every pod evicted the node's own tasks leave no room: preemption
+			// cannot help.
+			code = fwk.UnschedulableAndUnresolvable
+		}
+		logger.V(5).Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", l.inFlight, "demand", s.demand, "usable", e.usable)
+		return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d%% of min(threads-max %d, pid-max %d))",
+			ErrReasonNearTaskLimit, used, l.inFlight, s.demand, e.usable, 100-pl.headroomPercent, sample.ThreadsMax, sample.PIDMax))
+	}
+	if e.podsUsable > 0 {
+		podsUsed := max(0, sample.PodsPIDs-l.departed)
+		if podsUsed+l.inFlight+s.demand > e.podsUsable {
+			pl.metrics.rejected[rejectPodsPIDs].Inc()
+			code := fwk.Unschedulable
+			if s.demand > e.podsUsable {
+				code = fwk.UnschedulableAndUnresolvable
+			}
+			logger.V(5).Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", l.inFlight, "demand", s.demand, "usable", e.podsUsable)
+			return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d%% of kubepods pids.max %d)",
+				ErrReasonNearPodsPIDLimit, podsUsed, l.inFlight, s.demand, e.podsUsable, 100-pl.headroomPercent, sample.PodsPIDsMax))
+		}
+	}
+	return nil
+}
+
+// dataReason says why a node has no current data ("" when it has).
+func (pl *ThreadAware) dataReason(e *nodeEntry, now time.Time) string {
+	if e.sample == nil {
+		return e.dataReason
+	}
+	if now.Sub(e.sample.ObservedAt) > pl.maxSampleAge {
+		return dataStale
+	}
+	return ""
+}
+
+// withoutData applies staleNodePolicy to a node without current data.
+func (pl *ThreadAware) withoutData(logger klog.Logger, node *v1.Node, reason string) *fwk.Status {
+	pl.metrics.withoutData[reason].Inc()
+	if !pl.rejectStale {
+		logger.V(5).Info("Node has no current thread data; allowing it", "node", klog.KObj(node), "reason", reason)
+		return nil
+	}
+	logger.V(5).Info("Node has no current thread data; rejecting it", "node", klog.KObj(node), "reason", reason)
+	if reason == dataStale {
+		pl.metrics.rejected[rejectStale].Inc()
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonStaleThreadData)
+	}
+	pl.metrics.rejected[rejectNoData].Inc()
+	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonNoThreadData)
+}
