@@ -1,0 +1,247 @@
+package threadaware
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/component-base/metrics/testutil"
+	"k8s.io/klog/v2/ktesting"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+
+	"github.com/threadaware/threadaware/apis/config"
+	"github.com/threadaware/threadaware/pkg/threadinfo"
+)
+
+func TestFilter(t *testing.T) {
+	// The example: 41200 tasks used, two held pods of 8000 not yet sampled, and an
+	// 8000-thread pod on a node with threads-max 65535 and pid-max 65536.
+	incident := sample{threads: 41200, threadsMax: 65535, pidMax: 65536}
+	reject := func(a *config.ThreadAwareArgs) { a.StaleNodePolicy = config.StaleNodeReject }
+	tests := []struct {
+		name       string
+		args       func(*config.ThreadAwareArgs)
+		node       *v1.Node
+		held       []*v1.Pod
+		pod        *v1.Pod
+		wantStatus *fwk.Status
+	}{
+		{
+			name: "room for the pod",
+			node: makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536}).Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+		},
+		{
+			name: "held pods not yet sampled count in flight",
+			node: makeNode("n", incident).Obj(),
+			held: []*v1.Pod{javaPod("h1", "web", "a", 8000).Node("n").Obj(), javaPod("h2", "web", "a", 8000).Node("n").Obj()},
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.Unschedulable,
+				ErrReasonNearTaskLimit+": 41200 used + 16000 in flight + 8000 requested > 58981 usable (90% of min(threads-max 65535, pid-max 65536))"),
+		},
+		{
+			name: "a held pod's sampled tasks are subtracted from its demand",
+			node: makeNode("n", sample{threads: 41200, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"h1": 7000, "h2": 8500}}).Obj(),
+			held: []*v1.Pod{javaPod("h1", "web", "a", 8000).Node("n").Obj(), javaPod("h2", "web", "a", 8000).Node("n").Obj()},
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			// 41200 + 1000 + 0 + 8000 = 50200 <= 58981
+		},
+		{
+			name: "tasks of sampled pods that have left the node are not counted",
+			node: makeNode("n", sample{threads: 56000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"gone": 9000}}).Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			// 56000 - 9000 + 8000 = 55000 <= 58981
+		},
+		{
+			name: "pid-max binds before threads-max; evicting the held pod could help",
+			node: makeNode("n", sample{threads: 22000, threadsMax: 65535, pidMax: 32768, podThreads: map[string]int64{"h1": 5000}}).Obj(),
+			held: []*v1.Pod{javaPod("h1", "web", "a", 5000).Node("n").Obj()},
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.Unschedulable,
+				ErrReasonNearTaskLimit+": 22000 used + 0 in flight + 8000 requested > 29491 usable (90% of min(threads-max 65535, pid-max 32768))"),
+		},
+		{
+			name: "node whose own tasks leave no room even without pods is unresolvable",
+			node: makeNode("n", sample{threads: 52000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"h1": 1000}}).Obj(),
+			held: []*v1.Pod{javaPod("h1", "web", "a", 1000).Node("n").Obj()},
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				ErrReasonNearTaskLimit+": 52000 used + 0 in flight + 8000 requested > 58981 usable (90% of min(threads-max 65535, pid-max 65536))"),
+		},
+		{
+			name: "headroom is an arg",
+			args: func(a *config.ThreadAwareArgs) { a.HeadroomPercent = 0 },
+			node: makeNode("n", sample{threads: 57000, threadsMax: 65535, pidMax: 65536}).Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+		},
+		{
+			name: "kubepods pids.max is checked too",
+			node: makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536, podsPIDs: 15000, podsPIDsMax: 20000}).Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.Unschedulable,
+				ErrReasonNearPodsPIDLimit+": 15000 used + 0 in flight + 8000 requested > 18000 usable (90% of kubepods pids.max 20000)"),
+		},
+		{
+			name: "pod larger than the kubepods limit is unresolvable",
+			node: makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536, podsPIDs: 100, podsPIDsMax: 5000}).Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				ErrReasonNearPodsPIDLimit+": 100 used + 0 in flight + 8000 requested > 4500 usable (90% of kubepods pids.max 5000)"),
+		},
+		{
+			name:       "PIDPressure condition",
+			node:       makeNode("n", sample{threads: 100, threadsMax: 65535, pidMax: 65536}).Condition(v1.NodePIDPressure, v1.ConditionTrue, "", "").Obj(),
+			pod:        javaPod("p", "web", "a", 10).Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonPIDPressure),
+		},
+		{
+			name: "pod without annotation or workload history gets defaultPodThreads",
+			args: func(a *config.ThreadAwareArgs) { a.DefaultPodThreads = 500 },
+			node: makeNode("n", sample{threads: 58600, threadsMax: 65535, pidMax: 65536}).Obj(),
+			pod:  javaPod("p", "web", "a", -1).Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				ErrReasonNearTaskLimit+": 58600 used + 0 in flight + 500 requested > 58981 usable (90% of min(threads-max 65535, pid-max 65536))"),
+		},
+		{
+			name: "malformed expected-threads falls back to defaultPodThreads",
+			node: makeNode("n", sample{threads: 58900, threadsMax: 65535, pidMax: 65536}).Obj(),
+			pod:  javaPod("p", "web", "a", -1).Annotation(threadinfo.AnnotationExpectedThreads, "lots").Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				ErrReasonNearTaskLimit+": 58900 used + 0 in flight + 100 requested > 58981 usable (90% of min(threads-max 65535, pid-max 65536))"),
+		},
+		{
+			name: "node without data passes by default",
+			node: st.MakeNode().Name("n").Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+		},
+		{
+			name:       "node without data is rejected under the Reject policy",
+			args:       reject,
+			node:       st.MakeNode().Name("n").Obj(),
+			pod:        javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonNoThreadData),
+		},
+		{
+			name: "stale node passes by default, even when full",
+			node: makeNode("n", sample{threads: 65000, threadsMax: 65535, pidMax: 65536, at: staleSample}).Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+		},
+		{
+			name:       "stale node is rejected under the Reject policy",
+			args:       reject,
+			node:       makeNode("n", sample{threads: 100, threadsMax: 65535, pidMax: 65536, at: staleSample}).Obj(),
+			pod:        javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonStaleThreadData),
+		},
+		{
+			name: "maxSampleAge is an arg",
+			args: func(a *config.ThreadAwareArgs) {
+				a.StaleNodePolicy = config.StaleNodeReject
+				a.MaxSampleAge.Duration = 30e9
+			},
+			node: makeNode("n", sample{threads: 100, threadsMax: 65535, pidMax: 65536}).Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			// freshSample is a minute old
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonStaleThreadData),
+		},
+		{
+			name: "malformed node data counts as no data",
+			node: makeNode("n", sample{threads: 65000, threadsMax: 65535, pidMax: 65536}).Annotation(threadinfo.AnnotationThreads, "65k").Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+		},
+		{
+			name:       "malformed node data is rejected under the Reject policy",
+			args:       reject,
+			node:       makeNode("n", sample{threads: 1, threadsMax: 65535, pidMax: 65536}).Annotation(threadinfo.AnnotationPodThreads, "x=1,x=2").Obj(),
+			pod:        javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonNoThreadData),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logger, ctx := ktesting.NewTestContext(t)
+			_ = logger
+			args := defaultArgs()
+			if tt.args != nil {
+				tt.args(args)
+			}
+			snapshot := cache.NewSnapshot(tt.held, []*v1.Node{tt.node})
+			pl := newTestPlugin(ctx, t, args, snapshot)
+			state := framework.NewCycleState()
+			if _, s := pl.PreFilter(ctx, state, tt.pod, nil); !s.IsSuccess() {
+				t.Fatalf("PreFilter: %v", s)
+			}
+			nodeInfo, err := snapshot.NodeInfos().Get(tt.node.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := pl.Filter(ctx, state, tt.pod, nodeInfo)
+			if diff := cmp.Diff(tt.wantStatus, got); diff != "" {
+				t.Errorf("Filter status (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFilterMalformedCountedOncePerChange checks that an unchanged malformed value is counted
+// (and logged) once, however often the node is filtered, and counted again when it changes.
+func TestFilterMalformedCountedOncePerChange(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	counter := malformedAnnotations.WithLabelValues(threadinfo.AnnotationThreadsMax)
+	node := makeNode("n", sample{threads: 1, threadsMax: 65535, pidMax: 65536}).Annotation(threadinfo.AnnotationThreadsMax, "-1").Obj()
+	snapshot := cache.NewSnapshot(nil, []*v1.Node{node})
+	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
+	before, _ := testutil.GetCounterMetricValue(counter)
+	pod := javaPod("p", "web", "a", 10).Obj()
+	nodeInfo, _ := snapshot.NodeInfos().Get("n")
+	for range 3 {
+		state := framework.NewCycleState()
+		pl.PreFilter(ctx, state, pod, nil)
+		if s := pl.Filter(ctx, state, pod, nodeInfo); s != nil {
+			t.Fatalf("malformed node should pass by default, got %v", s)
+		}
+	}
+	// The agent writes the same bad value again: a new object, the same error.
+	pl.nodes.entry(klogFrom(ctx), node.DeepCopy())
+	if after, _ := testutil.GetCounterMetricValue(counter); after-before != 1 {
+		t.Errorf("malformed count grew by %v, want 1", after-before)
+	}
+	changed := node.DeepCopy()
+	changed.Annotations[threadinfo.AnnotationThreadsMax] = "zero"
+	pl.nodes.entry(klogFrom(ctx), changed)
+	if after, _ := testutil.GetCounterMetricValue(counter); after-before != 2 {
+		t.Errorf("malformed count grew by %v after a change, want 2", after-before)
+	}
+}
+
+// TestFilterParsesOncePerNodeObject checks that Filter reuses the parsed entry and the
+// per-generation load while neither the Node object nor the NodeInfo changes.
+func TestFilterParsesOncePerNodeObject(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	node := makeNode("n", sample{threads: 100, threadsMax: 65535, pidMax: 65536}).Obj()
+	held := javaPod("h", "web", "a", 50).Node("n").Obj()
+	snapshot := cache.NewSnapshot([]*v1.Pod{held}, []*v1.Node{node})
+	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
+	nodeInfo, _ := snapshot.NodeInfos().Get("n")
+	pod := javaPod("p", "web", "a", 10).Obj()
+	state := framework.NewCycleState()
+	pl.PreFilter(ctx, state, pod, nil)
+	pl.Filter(ctx, state, pod, nodeInfo)
+	e := pl.nodes.entry(klogFrom(ctx), node)
+	l := e.load.Load()
+	pl.Filter(ctx, state, pod, nodeInfo)
+	if e2 := pl.nodes.entry(klogFrom(ctx), node); e2 != e {
+		t.Error("the same Node object was parsed again")
+	}
+	if e.load.Load() != l {
+		t.Error("the load was recomputed for an unchanged NodeInfo")
+	}
+	nodeInfo.(*framework.NodeInfo).AddPod(javaPod("h2", "web", "a", 70).Node("n").Obj())
+	pl.Filter(ctx, state, pod, nodeInfo)
+	if got := e.load.Load(); got == l || got.inFlight != 120 {
+		t.Errorf("after a pod was added the load must be recomputed with 120 in flight, got %+v", got)
+	}
+}

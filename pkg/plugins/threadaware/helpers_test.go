@@ -1,0 +1,100 @@
+package threadaware
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	plugintesting "k8s.io/kubernetes/pkg/scheduler/framework/plugins/testing"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+
+	"k8s.io/klog/v2"
+
+	"github.com/threadaware/threadaware/apis/config"
+	"github.com/threadaware/threadaware/pkg/threadinfo"
+)
+
+// testNow is the clock of every test plugin; samples are observed a minute before it.
+var (
+	testNow      = time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC)
+	freshSample  = testNow.Add(-time.Minute)
+	staleSample  = testNow.Add(-10 * time.Minute)
+	replicaSetGV = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
+)
+
+// defaultArgs are the v1 defaults in internal form.
+func defaultArgs() *config.ThreadAwareArgs {
+	return &config.ThreadAwareArgs{
+		HeadroomPercent:   10,
+		DefaultPodThreads: 100,
+		MaxSampleAge:      metav1.Duration{Duration: 3 * time.Minute},
+		StaleNodePolicy:   config.StaleNodeAllow,
+		HeadroomWeight:    1,
+		SpreadWeight:      1,
+	}
+}
+
+// sample describes a node's annotations through the contract's own formatter.
+type sample struct {
+	threads, threadsMax, pidMax int64
+	podsPIDs, podsPIDsMax       int64 // 0: not published
+	podThreads                  map[string]int64
+	at                          time.Time
+}
+
+func (s sample) annotations() map[string]string {
+	at := s.at
+	if at.IsZero() {
+		at = freshSample
+	}
+	ts := &threadinfo.Sample{Threads: s.threads, ThreadsMax: s.threadsMax, PIDMax: s.pidMax,
+		PodsPIDs: s.podsPIDs, HasPodsPIDs: s.podsPIDs > 0, PodsPIDsMax: s.podsPIDsMax,
+		PodThreads: s.podThreads, ObservedAt: at}
+	return ts.Annotations()
+}
+
+// makeNode builds a node carrying the sample's annotations.
+func makeNode(name string, s sample) *st.NodeWrapper {
+	n := st.MakeNode().Name(name).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "32", v1.ResourceMemory: "128Gi", v1.ResourcePods: "110"})
+	for k, v := range s.annotations() {
+		n.Annotation(k, v)
+	}
+	return n
+}
+
+// javaPod is a pod of Deployment deploy (ReplicaSet deploy-hash) that expects threads, or
+// sets no annotation when threads < 0.
+func javaPod(name, deploy, hash string, threads int64) *st.PodWrapper {
+	p := st.MakePod().Namespace("default").Name(name).UID(name).
+		OwnerReference(deploy+"-"+hash, replicaSetGV).Label(appsv1.DefaultDeploymentUniqueLabelKey, hash)
+	if threads >= 0 {
+		p.Annotation(threadinfo.AnnotationExpectedThreads, itoa(threads))
+	}
+	return p
+}
+
+func itoa(n int64) string {
+	return (&threadinfo.Sample{Threads: n}).Annotations()[threadinfo.AnnotationThreads]
+}
+
+// newTestPlugin builds the plugin on a snapshot, with the test clock.
+func newTestPlugin(ctx context.Context, t testing.TB, args *config.ThreadAwareArgs, snapshot *cache.Snapshot, objs ...runtime.Object) *ThreadAware {
+	t.Helper()
+	var p framework.Plugin
+	if objs == nil {
+		p = plugintesting.SetupPlugin(ctx, t, New, args, snapshot)
+	} else {
+		p = plugintesting.SetupPluginWithInformers(ctx, t, New, args, snapshot, objs)
+	}
+	pl := p.(*ThreadAware)
+	pl.now = func() time.Time { return testNow }
+	return pl
+}
+
+func klogFrom(ctx context.Context) klog.Logger { return klog.FromContext(ctx) }
