@@ -1,0 +1,127 @@
+package threadaware
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/klog/v2/ktesting"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+)
+
+// waitLearned waits until the informers have delivered what the test created.
+func waitLearned(ctx context.Context, t *testing.T, pl *ThreadAware, workload string, want int64) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		got, ok := pl.learned.demand(workload)
+		return ok && got == want, nil
+	})
+	if err != nil {
+		got, ok := pl.learned.demand(workload)
+		t.Fatalf("learned demand of %s = (%d, %v), want %d", workload, got, ok, want)
+	}
+}
+
+// TestRedeployInheritsObservedThreads: the old ReplicaSet's pods were observed at 8000 tasks
+// each; the new ReplicaSet's pods, without annotations, count as 8000 each.
+func TestRedeployInheritsObservedThreads(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	old1 := javaPod("old-1", "collector", "6d4b9", -1).Node("worker-0").Obj()
+	old2 := javaPod("old-2", "collector", "6d4b9", -1).Node("worker-1").Obj()
+	other := javaPod("other-1", "frontend", "77aa1", -1).Node("worker-1").Obj()
+	nodes := []*v1.Node{
+		makeNode("worker-0", sample{threads: 30000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"old-1": 8000}}).Obj(),
+		makeNode("worker-1", sample{threads: 30000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"old-2": 7600, "other-1": 40}}).Obj(),
+		// worker-2 holds a new pod that has not been sampled yet.
+		makeNode("worker-2", sample{threads: 35000, threadsMax: 65535, pidMax: 65536}).Obj(),
+	}
+	heldNew := javaPod("new-0", "collector", "7f8c2", -1).Node("worker-2").Obj()
+	objs := []runtime.Object{old1, old2, other, heldNew, nodes[0], nodes[1], nodes[2]}
+	snapshot := cache.NewSnapshot([]*v1.Pod{old1, old2, other, heldNew}, nodes)
+	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot, objs...)
+	waitLearned(ctx, t, pl, "default/Deployment/collector", 8000)
+	waitLearned(ctx, t, pl, "default/Deployment/frontend", 40)
+
+	incoming := javaPod("new-1", "collector", "7f8c2", -1).Obj()
+	state := framework.NewCycleState()
+	if _, s := pl.PreFilter(ctx, state, incoming, nil); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	s, _ := getPreFilterState(state)
+	if s.demand != 8000 {
+		t.Errorf("new ReplicaSet pod demand = %d, want the old pods' observed 8000", s.demand)
+	}
+	// The new pod already held on worker-2 is unsampled: it counts its learned 8000 in flight.
+	ni, _ := snapshot.NodeInfos().Get("worker-2")
+	if st := pl.Filter(ctx, state, incoming, ni); st != nil {
+		t.Fatalf("worker-2 should fit: %v", st)
+	}
+	e := pl.nodes.entry(klogFrom(ctx), ni.Node())
+	if got := pl.load(e, ni).inFlight; got != 8000 {
+		t.Errorf("in flight on worker-2 = %d, want 8000 for the unsampled new pod", got)
+	}
+	unrelated := javaPod("lone", "batch", "1111", -1).Obj()
+	state = framework.NewCycleState()
+	pl.PreFilter(ctx, state, unrelated, nil)
+	if s, _ := getPreFilterState(state); s.demand != 100 {
+		t.Errorf("pod of a workload never observed: demand %d, want defaultPodThreads 100", s.demand)
+	}
+}
+
+func TestLearnedDemand(t *testing.T) {
+	l := newLearnedDemand()
+	v0 := l.version.Load()
+	l.setPod("a", "ns/Deployment/web")
+	l.setPod("b", "ns/Deployment/web")
+	if _, ok := l.demand("ns/Deployment/web"); ok {
+		t.Error("no pod observed yet, but a demand was learned")
+	}
+	l.setNode("n1", map[string]int64{"a": 300, "x": 9000})
+	l.setNode("n2", map[string]int64{"b": 500})
+	if got, _ := l.demand("ns/Deployment/web"); got != 500 {
+		t.Errorf("peak = %d, want 500", got)
+	}
+	v1 := l.version.Load()
+	if v1 == v0 {
+		t.Error("version did not change when a peak was learned")
+	}
+	l.setNode("n1", map[string]int64{"a": 300, "x": 1})
+	if l.version.Load() != v1 {
+		t.Error("version changed although no peak changed")
+	}
+	l.deletePod("b")
+	if got, _ := l.demand("ns/Deployment/web"); got != 300 {
+		t.Errorf("after the peak pod left, peak = %d, want 300", got)
+	}
+	l.setNode("n1", nil)
+	if _, ok := l.demand("ns/Deployment/web"); ok {
+		t.Error("node gone, no pod observed, but a demand remains")
+	}
+	if _, ok := l.demand(""); ok {
+		t.Error("pods without a workload must not share a demand")
+	}
+}
+
+// TestInFlightFollowsLearnedDemand: a node's cached load is recomputed when the learned
+// demand of a workload it holds changes, even though the NodeInfo did not change.
+func TestInFlightFollowsLearnedDemand(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	held := javaPod("new-0", "collector", "7f8c2", -1).Node("n").Obj()
+	node := makeNode("n", sample{threads: 1000, threadsMax: 65535, pidMax: 65536}).Obj()
+	snapshot := cache.NewSnapshot([]*v1.Pod{held}, []*v1.Node{node})
+	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
+	ni, _ := snapshot.NodeInfos().Get("n")
+	e := pl.nodes.entry(klogFrom(ctx), node)
+	if got := pl.load(e, ni).inFlight; got != 100 {
+		t.Fatalf("in flight = %d, want defaultPodThreads 100", got)
+	}
+	pl.learned.setPod("old-0", "default/Deployment/collector")
+	pl.learned.setNode("elsewhere", map[string]int64{"old-0": 8000})
+	if got := pl.load(e, ni).inFlight; got != 8000 {
+		t.Errorf("in flight = %d after the workload was observed at 8000, want 8000", got)
+	}
+}

@@ -1,0 +1,49 @@
+package threadaware
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+)
+
+func TestWorkloadKey(t *testing.T) {
+	tests := []struct {
+		name string
+		pod  *st.PodWrapper
+		want string
+	}{
+		{name: "Deployment pod: ReplicaSet name minus the template hash", pod: javaPod("p", "web", "6d4b9", 1), want: "default/Deployment/web"},
+		{name: "the next ReplicaSet of the same Deployment", pod: javaPod("p", "web", "7f8c2", 1), want: "default/Deployment/web"},
+		{
+			name: "bare ReplicaSet: no template hash label",
+			pod:  st.MakePod().Namespace("ns").Name("p").OwnerReference("cache", appsv1.SchemeGroupVersion.WithKind("ReplicaSet")),
+			want: "ns/ReplicaSet/cache",
+		},
+		{
+			name: "hash label that is not the ReplicaSet's suffix",
+			pod: st.MakePod().Namespace("ns").Name("p").OwnerReference("cache", appsv1.SchemeGroupVersion.WithKind("ReplicaSet")).
+				Label(appsv1.DefaultDeploymentUniqueLabelKey, "abc"),
+			want: "ns/ReplicaSet/cache",
+		},
+		{
+			name: "StatefulSet",
+			pod:  st.MakePod().Namespace("ns").Name("db-0").OwnerReference("db", appsv1.SchemeGroupVersion.WithKind("StatefulSet")),
+			want: "ns/StatefulSet/db",
+		},
+		{
+			name: "Job",
+			pod:  st.MakePod().Namespace("ns").Name("j").OwnerReference("etl", batchv1.SchemeGroupVersion.WithKind("Job")),
+			want: "ns/Job/etl",
+		},
+		{name: "no controller", pod: st.MakePod().Namespace("ns").Name("lonely"), want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := workloadKey(tt.pod.Obj()); got != tt.want {
+				t.Errorf("workloadKey = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
