@@ -43,11 +43,16 @@ func Build(dir string) ([]*unstructured.Unstructured, error) {
 	}
 	objs := make([]*unstructured.Unstructured, 0, m.Size())
 	for _, r := range m.Resources() {
-		obj, err := r.Map()
+		// Through JSON, so numbers are int64 and float64 as in any unstructured object.
+		data, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: resource %s: %w", dir, r.CurId(), err)
 		}
-		objs = append(objs, &unstructured.Unstructured{Object: obj})
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(data); err != nil {
+			return nil, fmt.Errorf("kustomize build %s: resource %s: %w", dir, r.CurId(), err)
+		}
+		objs = append(objs, obj)
 	}
 	return objs, nil
 }
