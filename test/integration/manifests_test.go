@@ -272,25 +272,28 @@ func waitHTTPSOK(t *testing.T, s *controlplane.Scheduler, path string, timeout t
 	}
 }
 
-// ensureNamespace creates the namespace unless it exists and waits until it is Active. It is
-// left in place: both tests here use it, and the namespace controller takes a while to delete
-// one; the control plane is discarded after the suite.
+// ensureNamespace makes sure the namespace exists and is Active, creating it when missing and
+// waiting out a deletion another test started. It is left in place: both tests here use it,
+// and the control plane is discarded after the suite.
 func ensureNamespace(t *testing.T, name string) {
 	t.Helper()
-	ctx := ctxFor(t)
-	_, err := testEnv.Client.CoreV1().Namespaces().Create(ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("create namespace %s: %v", name, err)
-	}
-	err = wait.PollUntilContextTimeout(ctx, pollInterval, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	var phase v1.NamespacePhase
+	err := wait.PollUntilContextTimeout(ctxFor(t), pollInterval, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		ns, err := testEnv.Client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			ns, err = testEnv.Client.CoreV1().Namespaces().Create(ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return false, nil
+			}
+		}
 		if err != nil {
 			return false, err
 		}
-		return ns.Status.Phase == v1.NamespaceActive, nil
+		phase = ns.Status.Phase
+		return phase == v1.NamespaceActive, nil
 	})
 	if err != nil {
-		t.Fatalf("namespace %s not active: %v", name, err)
+		t.Fatalf("namespace %s not active (phase %q): %v", name, phase, err)
 	}
 }
 
