@@ -99,6 +99,9 @@ type ControlPlane struct {
 	mu         sync.Mutex
 	schedulers []*Scheduler
 	stopped    bool
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start starts etcd, kube-apiserver and kube-controller-manager and waits until the API
@@ -253,13 +256,15 @@ func (cp *ControlPlane) Client() (kubernetes.Interface, error) {
 
 // Stop stops every scheduler started through StartScheduler, kube-controller-manager,
 // kube-apiserver and etcd (SIGTERM to each process group, SIGKILL after a grace period), then
-// removes Dir. It is safe to call more than once.
+// removes Dir. It is safe to call more than once and from several goroutines: every call
+// returns once the first one has finished.
 func (cp *ControlPlane) Stop() error {
+	cp.stopOnce.Do(func() { cp.stopErr = cp.stop() })
+	return cp.stopErr
+}
+
+func (cp *ControlPlane) stop() error {
 	cp.mu.Lock()
-	if cp.stopped {
-		cp.mu.Unlock()
-		return nil
-	}
 	cp.stopped = true
 	schedulers := cp.schedulers
 	cp.mu.Unlock()
