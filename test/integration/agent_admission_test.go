@@ -17,16 +17,12 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/threadaware/threadaware/manifests"
 	"github.com/threadaware/threadaware/pkg/agent"
@@ -42,47 +38,22 @@ const (
 )
 
 // applyAgentManifests renders manifests/agent with kustomize and applies every object with
-// server-side apply, as `kubectl apply -k manifests/agent` would, creating the namespace the
-// base's scheduler/ part would otherwise create. Everything is removed at the end of the test.
+// server-side apply, as `kubectl apply -k manifests/agent` would (the namespace comes from the
+// base's scheduler/ part: ensureNamespace stands in for it). The applied objects are removed at
+// the end of the test.
 func applyAgentManifests(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	ctx := ctxFor(t)
 	objs, err := manifests.Build(filepath.Join("..", "..", "manifests", "agent"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: manifests.Namespace}}
-	if _, err := testEnv.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err == nil {
-		t.Cleanup(func() { deleteNamespace(t, manifests.Namespace) })
-	} else if !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("create namespace %s: %v", manifests.Namespace, err)
-	}
-
-	dyn, err := dynamic.NewForConfig(testEnv.CP.RESTConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(testEnv.Client.Discovery()))
+	ensureNamespace(t, manifests.Namespace)
+	a := newApplier(t)
 	for _, o := range objs {
-		gvk := o.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Fatalf("%s: %v", gvk, err)
+		if _, err := a.apply(ctxFor(t), o, false); err != nil {
+			t.Fatalf("apply %s: %v", objectName(o), err)
 		}
-		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			ri = dyn.Resource(m.Resource).Namespace(o.GetNamespace())
-		}
-		if _, err := ri.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "integration-test", Force: true}); err != nil {
-			t.Fatalf("apply %s %s/%s: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				t.Logf("cleanup: delete %s %s: %v", o.GetKind(), o.GetName(), err)
-			}
-		})
+		t.Cleanup(func() { a.delete(t, o) })
 	}
 	return objs
 }
