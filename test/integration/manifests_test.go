@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -213,6 +214,35 @@ func TestManifestsSchedulerSchedules(t *testing.T) {
 		t.Errorf("Scheduled event from %q, want %q", ev.ReportingController, manifests.SchedulerName)
 	}
 
+	// /metrics on the secure port is authorized through the API server (docs/install.md): an
+	// anonymous scrape is refused, an identity allowed /metrics gets the plugin's and the
+	// scheduler's metrics, and exactly one replica reports that it leads.
+	leaders := 0
+	for _, r := range replicas {
+		if code, _ := httpsGet(t, r, "/metrics", ""); code != http.StatusUnauthorized && code != http.StatusForbidden {
+			t.Errorf("%s: anonymous GET /metrics answered %d, want 401 or 403", r.Name, code)
+		}
+		code, body := httpsGet(t, r, "/metrics", testEnv.CP.AdminToken)
+		if code != http.StatusOK {
+			t.Fatalf("%s: GET /metrics as admin answered %d: %s", r.Name, code, body)
+		}
+		if strings.Contains(body, `leader_election_master_status{name="kube-scheduler"} 1`) {
+			leaders++
+			for _, want := range []string{
+				`threadaware_filter_rejections_total{reason="task-limit"} 1`,
+				`scheduler_plugin_evaluation_total{extension_point="Filter",plugin="ThreadAware",profile="` + manifests.SchedulerName + `"}`,
+				`scheduler_schedule_attempts_total{profile="` + manifests.SchedulerName + `",result="scheduled"} 1`,
+			} {
+				if !strings.Contains(body, want) {
+					t.Errorf("%s (leader): /metrics lacks %s\n%s", r.Name, want, grepLines(body, "threadaware", 20))
+				}
+			}
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d replicas report leader_election_master_status 1, want 1", leaders)
+	}
+
 	// The manifests' RBAC covers everything the scheduler did.
 	for _, r := range replicas {
 		if r.LogContains("is forbidden") {
@@ -238,6 +268,33 @@ func schedulerArgs(s *manifests.Scheduler, configPath, kubeconfig string) ([]str
 		return nil, fmt.Errorf("%d %s flags in %q, want 1", n, manifests.ConfigFlag, s.Command)
 	}
 	return append(args, "--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig), nil
+}
+
+// httpsGet GETs path on the scheduler's secure port, with a bearer token unless it is empty,
+// and returns the status code and body.
+func httpsGet(t *testing.T, s *controlplane.Scheduler, path, token string) (int, string) {
+	t.Helper()
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // self-signed serving cert
+	}
+	req, err := http.NewRequestWithContext(ctxFor(t), http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d%s", s.Port, path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s: GET %s: %v", s.Name, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: GET %s: %v", s.Name, path, err)
+	}
+	return resp.StatusCode, string(body)
 }
 
 // waitHTTPSOK waits until GET https://127.0.0.1:<port><path> on the scheduler answers 200, as
