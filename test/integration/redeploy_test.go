@@ -50,7 +50,7 @@ func TestRedeploy(t *testing.T) {
 
 	// The agent now reports each old pod at 8000 tasks, and node totals sized so that the
 	// new pods fit only as 8000-thread pods on x (1) and y (2): usable is 58981 on each.
-	// With the default 100 per pod, z (room 7000) would take all of them.
+	// Counted at the default 100 per pod, all three new pods would fit on z (room 7000) too.
 	perNode := podsPerNode(old)
 	room := map[string]int64{"x": observed + 3000, "y": 2*observed + 3000, "z": observed - 1000}
 	for short, r := range room {
