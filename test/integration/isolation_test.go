@@ -33,7 +33,7 @@ func TestIsolation(t *testing.T) {
 	}
 
 	// Only a default-profile scheduler runs: it binds the default pod and leaves ours alone.
-	def := startScheduler(t, "isolation-default", schedulerConfig(t, nil, plainProfile(defaultSchedulerName)))
+	startScheduler(t, "isolation-default", schedulerConfig(t, nil, plainProfile(defaultSchedulerName)))
 	createPod(t, ns, "ours-2", ours)
 	waitPodBound(t, ns, "theirs-1", bindTimeout)
 	expectPodsUnbound(t, ns, selector(appLabel, "ours-2"), quiet)
@@ -55,5 +55,4 @@ func TestIsolation(t *testing.T) {
 			t.Errorf("pod %s was scheduled by %q, want %q (event: %q)", pod, ev.ReportingController, want, ev.Note)
 		}
 	}
-	_ = def
 }
