@@ -67,7 +67,8 @@ func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
 	return s, nil
 }
 
-// Filter rejects a node whose projected tasks would exceed its usable limit.
+// Filter rejects a node whose projected tasks would exceed its usable limit. Reasons carry no
+// '%': kube-scheduler uses the message as the format of the FailedScheduling event.
 func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s, err := getPreFilterState(cycleState)
 	if err != nil {
@@ -98,7 +99,7 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 			code = fwk.UnschedulableAndUnresolvable
 		}
 		logger.V(5).Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", l.inFlight, "demand", s.demand, "usable", e.usable)
-		return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d%% of min(threads-max %d, pid-max %d))",
+		return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of min(threads-max %d, pid-max %d))",
 			ErrReasonNearTaskLimit, used, l.inFlight, s.demand, e.usable, 100-pl.headroomPercent, sample.ThreadsMax, sample.PIDMax))
 	}
 	if e.podsUsable > 0 {
@@ -110,7 +111,7 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 				code = fwk.UnschedulableAndUnresolvable
 			}
 			logger.V(5).Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", l.inFlight, "demand", s.demand, "usable", e.podsUsable)
-			return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d%% of kubepods pids.max %d)",
+			return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of kubepods pids.max %d)",
 				ErrReasonNearPodsPIDLimit, podsUsed, l.inFlight, s.demand, e.podsUsable, 100-pl.headroomPercent, sample.PodsPIDsMax))
 		}
 	}

@@ -40,7 +40,7 @@ func TestFilter(t *testing.T) {
 			held: []*v1.Pod{javaPod("h1", "web", "a", 8000).Node("n").Obj(), javaPod("h2", "web", "a", 8000).Node("n").Obj()},
 			pod:  javaPod("p", "web", "a", 8000).Obj(),
 			wantStatus: fwk.NewStatus(fwk.Unschedulable,
-				ErrReasonNearTaskLimit+": 41200 used + 16000 in flight + 8000 requested > 58981 usable (90% of min(threads-max 65535, pid-max 65536))"),
+				ErrReasonNearTaskLimit+": 41200 used + 16000 in flight + 8000 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
 		},
 		{
 			name: "a held pod's sampled tasks are subtracted from its demand",
@@ -61,7 +61,7 @@ func TestFilter(t *testing.T) {
 			held: []*v1.Pod{javaPod("h1", "web", "a", 5000).Node("n").Obj()},
 			pod:  javaPod("p", "web", "a", 8000).Obj(),
 			wantStatus: fwk.NewStatus(fwk.Unschedulable,
-				ErrReasonNearTaskLimit+": 22000 used + 0 in flight + 8000 requested > 29491 usable (90% of min(threads-max 65535, pid-max 32768))"),
+				ErrReasonNearTaskLimit+": 22000 used + 0 in flight + 8000 requested > 29491 usable (90 percent of min(threads-max 65535, pid-max 32768))"),
 		},
 		{
 			name: "node whose own tasks leave no room even without pods is unresolvable",
@@ -69,7 +69,7 @@ func TestFilter(t *testing.T) {
 			held: []*v1.Pod{javaPod("h1", "web", "a", 1000).Node("n").Obj()},
 			pod:  javaPod("p", "web", "a", 8000).Obj(),
 			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearTaskLimit+": 52000 used + 0 in flight + 8000 requested > 58981 usable (90% of min(threads-max 65535, pid-max 65536))"),
+				ErrReasonNearTaskLimit+": 52000 used + 0 in flight + 8000 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
 		},
 		{
 			name: "headroom is an arg",
@@ -82,14 +82,14 @@ func TestFilter(t *testing.T) {
 			node: makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536, podsPIDs: 15000, podsPIDsMax: 20000}).Obj(),
 			pod:  javaPod("p", "web", "a", 8000).Obj(),
 			wantStatus: fwk.NewStatus(fwk.Unschedulable,
-				ErrReasonNearPodsPIDLimit+": 15000 used + 0 in flight + 8000 requested > 18000 usable (90% of kubepods pids.max 20000)"),
+				ErrReasonNearPodsPIDLimit+": 15000 used + 0 in flight + 8000 requested > 18000 usable (90 percent of kubepods pids.max 20000)"),
 		},
 		{
 			name: "pod larger than the kubepods limit is unresolvable",
 			node: makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536, podsPIDs: 100, podsPIDsMax: 5000}).Obj(),
 			pod:  javaPod("p", "web", "a", 8000).Obj(),
 			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearPodsPIDLimit+": 100 used + 0 in flight + 8000 requested > 4500 usable (90% of kubepods pids.max 5000)"),
+				ErrReasonNearPodsPIDLimit+": 100 used + 0 in flight + 8000 requested > 4500 usable (90 percent of kubepods pids.max 5000)"),
 		},
 		{
 			name:       "PIDPressure condition",
@@ -103,14 +103,14 @@ func TestFilter(t *testing.T) {
 			node: makeNode("n", sample{threads: 58600, threadsMax: 65535, pidMax: 65536}).Obj(),
 			pod:  javaPod("p", "web", "a", -1).Obj(),
 			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearTaskLimit+": 58600 used + 0 in flight + 500 requested > 58981 usable (90% of min(threads-max 65535, pid-max 65536))"),
+				ErrReasonNearTaskLimit+": 58600 used + 0 in flight + 500 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
 		},
 		{
 			name: "malformed expected-threads falls back to defaultPodThreads",
 			node: makeNode("n", sample{threads: 58900, threadsMax: 65535, pidMax: 65536}).Obj(),
 			pod:  javaPod("p", "web", "a", -1).Annotation(threadinfo.AnnotationExpectedThreads, "lots").Obj(),
 			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearTaskLimit+": 58900 used + 0 in flight + 100 requested > 58981 usable (90% of min(threads-max 65535, pid-max 65536))"),
+				ErrReasonNearTaskLimit+": 58900 used + 0 in flight + 100 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
 		},
 		{
 			name: "node without data passes by default",

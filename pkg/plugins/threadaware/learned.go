@@ -7,8 +7,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// learnedDemand tracks, per workload, the highest task count the agent observed for any of the
-// workload's running pods. It is fed from the scheduler's informers (assigned pods, node
+// learnedDemand tracks, per workload, the highest task count the agent has observed for any
+// of the workload's pods since the scheduler started. The peak is kept when the pods go
+// (a Recreate rollout, a scale to zero) and is not lowered by a new pod sampled while it
+// starts, so a workload never looks smaller than it was seen to be; a pod's expected-threads
+// annotation overrides it. It is fed from the scheduler's informers (assigned pods, node
 // samples), so its reads on the scheduling path are map lookups.
 type learnedDemand struct {
 	mu sync.RWMutex
@@ -20,7 +23,7 @@ type learnedDemand struct {
 	observed map[string]map[string]int64
 	// podObserved flattens observed: pod UID to its task count.
 	podObserved map[string]int64
-	// peak is the current answer per workload; absent when no pod of it is observed.
+	// peak is the answer per workload; absent until a pod of it is observed.
 	peak map[string]int64
 	// version changes whenever any peak changes, so derived per-node values can be reused
 	// until then.
@@ -107,7 +110,7 @@ func (l *learnedDemand) setNode(node string, podThreads map[string]int64) {
 	}
 }
 
-// recompute refreshes one workload's peak. Callers hold mu.
+// recompute raises one workload's peak to what its pods are observed at now. Callers hold mu.
 func (l *learnedDemand) recompute(workload string) {
 	var peak int64
 	found := false
@@ -117,14 +120,9 @@ func (l *learnedDemand) recompute(workload string) {
 			peak = max(peak, n)
 		}
 	}
-	old, had := l.peak[workload]
-	switch {
-	case !found && had:
-		delete(l.peak, workload)
-	case found && (!had || old != peak):
-		l.peak[workload] = peak
-	default:
+	if old, had := l.peak[workload]; !found || (had && old >= peak) {
 		return
 	}
+	l.peak[workload] = peak
 	l.version.Add(1)
 }

@@ -93,13 +93,24 @@ func TestLearnedDemand(t *testing.T) {
 	if l.version.Load() != v1 {
 		t.Error("version changed although no peak changed")
 	}
+	// A Recreate rollout: the old pods go, then a new pod is sampled while it starts.
+	l.deletePod("a")
 	l.deletePod("b")
-	if got, _ := l.demand("ns/Deployment/web"); got != 300 {
-		t.Errorf("after the peak pod left, peak = %d, want 300", got)
+	l.setNode("n2", nil)
+	if got, ok := l.demand("ns/Deployment/web"); !ok || got != 500 {
+		t.Errorf("after every pod left, demand = (%d, %v), want the peak 500 kept", got, ok)
 	}
-	l.setNode("n1", nil)
-	if _, ok := l.demand("ns/Deployment/web"); ok {
-		t.Error("node gone, no pod observed, but a demand remains")
+	l.setPod("c", "ns/Deployment/web")
+	l.setNode("n1", map[string]int64{"c": 20})
+	if got, _ := l.demand("ns/Deployment/web"); got != 500 {
+		t.Errorf("a starting pod lowered the peak to %d, want 500", got)
+	}
+	l.setNode("n1", map[string]int64{"c": 900})
+	if got, _ := l.demand("ns/Deployment/web"); got != 900 {
+		t.Errorf("peak = %d after a pod grew to 900, want 900", got)
+	}
+	if l.version.Load() == v1 {
+		t.Error("version did not change when the peak rose")
 	}
 	if _, ok := l.demand(""); ok {
 		t.Error("pods without a workload must not share a demand")

@@ -16,12 +16,9 @@ const preScoreStateKey = "PreScore" + Name
 // ranking to the other plugins.
 const neutralScore = framework.MaxNodeScore / 2
 
-// preScoreState holds the pod's demand and the spread reference for this cycle.
+// preScoreState holds the pod's demand for this cycle.
 type preScoreState struct {
 	*preFilterState
-	// maxWorkloadThreads is the most projected threads the pod's workload has on any node
-	// being scored; a node's spread score is measured against it.
-	maxWorkloadThreads int64
 }
 
 // Clone returns the state itself: it never changes after PreScore.
@@ -29,35 +26,26 @@ func (s *preScoreState) Clone() fwk.StateData {
 	return s
 }
 
-// PreScore finds how concentrated the pod's workload already is among the feasible nodes.
-// It skips scoring when no feasible node has current data: all scores would be neutral.
+// PreScore carries the pod's demand into scoring. It skips scoring when no feasible node has
+// current data: every score would be neutral.
 func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	logger := klog.FromContext(ctx)
 	pf, err := getPreFilterState(cycleState)
 	if err != nil {
-		// Filter may have been skipped for this pod (e.g. nominated node); work it out again.
+		// PreFilter did not run for this cycle; work the demand out here.
 		pf = pl.podState(logger, pod)
 	}
-	s := &preScoreState{preFilterState: pf}
 	withData := false
 	for _, ni := range nodes {
-		node := ni.Node()
-		if node == nil {
-			continue
-		}
-		e := pl.nodes.entry(logger, node)
-		if pl.dataReason(e, pf.now) != "" {
-			continue
-		}
-		withData = true
-		if pf.workload != "" {
-			s.maxWorkloadThreads = max(s.maxWorkloadThreads, pl.load(e, ni).workloadThreads[pf.workload])
+		if node := ni.Node(); node != nil && pl.dataReason(pl.nodes.entry(logger, node), pf.now) == "" {
+			withData = true
+			break
 		}
 	}
 	if !withData {
 		return fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preScoreStateKey, s)
+	cycleState.Write(preScoreStateKey, &preScoreState{preFilterState: pf})
 	return nil
 }
 
@@ -74,8 +62,9 @@ func getPreScoreState(cycleState fwk.CycleState) (*preScoreState, error) {
 }
 
 // Score ranks a node in [0, MaxNodeScore] by the weighted mean of two parts: the share of its
-// usable tasks still free after placing the pod, and how few of the workload's threads it
-// already holds compared with the busiest feasible node.
+// usable tasks still free after placing the pod, and the pod's share of its workload's
+// threads there after placing it, D / (W + D), which falls 1, 1/2, 1/3, ... as replicas pile
+// up and needs no pass over the other nodes.
 func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
 	s, err := getPreScoreState(cycleState)
 	if err != nil {
@@ -85,7 +74,8 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	if node == nil {
 		return 0, fwk.NewStatus(fwk.Error, "node not found")
 	}
-	e := pl.nodes.entry(klog.FromContext(ctx), node)
+	logger := klog.FromContext(ctx)
+	e := pl.nodes.entry(logger, node)
 	if pl.dataReason(e, s.now) != "" {
 		return neutralScore, nil
 	}
@@ -97,13 +87,15 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		headroom = (e.usable - projected) * framework.MaxNodeScore / e.usable
 	}
 	spread := int64(framework.MaxNodeScore)
-	if s.maxWorkloadThreads > 0 {
-		spread = (s.maxWorkloadThreads - l.workloadThreads[s.workload]) * framework.MaxNodeScore / s.maxWorkloadThreads
+	if s.workload != "" {
+		if w := l.workloadThreads[s.workload]; w > 0 {
+			spread = s.demand * framework.MaxNodeScore / (w + s.demand)
+		}
 	}
 	score := (pl.headroomWeight*headroom + pl.spreadWeight*spread) / (pl.headroomWeight + pl.spreadWeight)
-	if lv := klog.FromContext(ctx).V(6); lv.Enabled() {
+	if lv := logger.V(6); lv.Enabled() {
 		lv.Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
-			"workloadThreads", l.workloadThreads[s.workload], "maxWorkloadThreads", s.maxWorkloadThreads, "spread", spread, "score", score)
+			"workloadThreads", l.workloadThreads[s.workload], "spread", spread, "score", score)
 	}
 	return score, nil
 }

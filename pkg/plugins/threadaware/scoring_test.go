@@ -44,9 +44,26 @@ func TestScore(t *testing.T) {
 				makeNode("a", sample{threads: 20000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"w1": 8000}}).Obj(),
 				makeNode("b", at(20000)).Obj(),
 			},
-			held:       []*v1.Pod{javaPod("w1", "web", "x", 8000).Node("a").Obj()},
+			held: []*v1.Pod{javaPod("w1", "web", "x", 8000).Node("a").Obj()},
+			pod:  javaPod("p", "web", "x", 8000).Obj(),
+			// a: 8000 / (8000 + 8000)
+			wantScores: framework.NodeScoreList{{Name: "a", Score: 50}, {Name: "b", Score: 100}},
+		},
+		{
+			name: "spread falls as the workload's replicas pile up",
+			args: func(a *config.ThreadAwareArgs) { a.HeadroomWeight = 0 },
+			nodes: []*v1.Node{
+				makeNode("a", at(20000)).Obj(),
+				makeNode("b", at(20000)).Obj(),
+				makeNode("c", at(20000)).Obj(),
+			},
+			held: []*v1.Pod{
+				javaPod("w1", "web", "x", 8000).Node("a").Obj(),
+				javaPod("w2", "web", "x", 8000).Node("a").Obj(),
+				javaPod("w3", "web", "x", 8000).Node("b").Obj(),
+			},
 			pod:        javaPod("p", "web", "x", 8000).Obj(),
-			wantScores: framework.NodeScoreList{{Name: "a", Score: 0}, {Name: "b", Score: 100}},
+			wantScores: framework.NodeScoreList{{Name: "a", Score: 33}, {Name: "b", Score: 50}, {Name: "c", Score: 100}},
 		},
 		{
 			name: "spread counts only the pod's own workload",
@@ -65,10 +82,11 @@ func TestScore(t *testing.T) {
 				makeNode("a", at(10000)).Obj(),
 				makeNode("b", at(40000)).Obj(),
 			},
-			held: []*v1.Pod{javaPod("w1", "web", "x", 2000).Node("a").Obj()},
+			held: []*v1.Pod{javaPod("w1", "web", "x", 8000).Node("a").Obj()},
 			pod:  javaPod("p", "web", "x", 8000).Obj(),
-			// a: headroom (58981-20000)*100/58981 = 66, spread 0 -> 33; b: headroom 18, spread 100 -> 59
-			wantScores: framework.NodeScoreList{{Name: "a", Score: 33}, {Name: "b", Score: 59}},
+			// a: 10000 used + 8000 in flight + 8000: headroom (58981-26000)*100/58981 = 55,
+			// spread 50 -> 52; b: headroom (58981-48000)*100/58981 = 18, spread 100 -> 59
+			wantScores: framework.NodeScoreList{{Name: "a", Score: 52}, {Name: "b", Score: 59}},
 		},
 		{
 			name: "nodes without current data get a neutral score",

@@ -1,0 +1,132 @@
+package threadaware
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2/ktesting"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+)
+
+// benchCluster builds nodes with podsPerNode pods each, from 50 Deployments; every pod is
+// sampled on its node, as in steady state.
+func benchCluster(nodes, podsPerNode int) ([]*v1.Pod, []*v1.Node) {
+	var pods []*v1.Pod
+	var ns []*v1.Node
+	for i := range nodes {
+		name := fmt.Sprintf("node-%05d", i)
+		podThreads := map[string]int64{}
+		for j := range podsPerNode {
+			uid := fmt.Sprintf("%s-pod-%02d", name, j)
+			deploy := fmt.Sprintf("app-%02d", (i+j)%50)
+			pods = append(pods, javaPod(uid, deploy, "abc12", int64(50+j*10)).Node(name).Obj())
+			podThreads[uid] = int64(40 + j*10)
+		}
+		ns = append(ns, makeNode(name, sample{threads: int64(5000 + i%20000), threadsMax: 4194304, pidMax: 4194304, podThreads: podThreads}).Obj())
+	}
+	return pods, ns
+}
+
+// BenchmarkFilter measures Filter over every node of a 5000-node cluster with 30 pods per
+// node, after the first cycle has parsed the nodes (as after the first pod in a real
+// scheduler). One op is one full pass; ns/node is the per-node cost.
+func BenchmarkFilter(b *testing.B) {
+	for _, size := range []struct{ nodes, pods int }{{500, 30}, {5000, 30}} {
+		b.Run(fmt.Sprintf("%dnodes/%dpods-per-node", size.nodes, size.pods), func(b *testing.B) {
+			_, ctx := ktesting.NewTestContext(b)
+			pods, nodes := benchCluster(size.nodes, size.pods)
+			snapshot := cache.NewSnapshot(pods, nodes)
+			pl := newTestPlugin(ctx, b, defaultArgs(), snapshot)
+			nodeInfos, _ := snapshot.NodeInfos().List()
+			pod := javaPod("incoming", "app-07", "def34", 8000).Obj()
+			state := framework.NewCycleState()
+			pl.PreFilter(ctx, state, pod, nodeInfos)
+			filterAll(b, pl, state, pod, nodeInfos) // first pass parses and derives loads
+			runtime.GC()                            // leave the set-up's garbage out of the timing
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				filterAll(b, pl, state, pod, nodeInfos)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(nodeInfos)), "ns/node")
+		})
+	}
+}
+
+func filterAll(b *testing.B, pl *ThreadAware, state fwk.CycleState, pod *v1.Pod, nodeInfos []fwk.NodeInfo) {
+	ctx := b.Context()
+	for _, ni := range nodeInfos {
+		if s := pl.Filter(ctx, state, pod, ni); s != nil {
+			b.Fatalf("Filter(%s) = %v", ni.Node().Name, s)
+		}
+	}
+}
+
+// BenchmarkPreScoreScore measures PreScore, Score on every node and NormalizeScore (none:
+// scores are already in range) over the same clusters.
+func BenchmarkPreScoreScore(b *testing.B) {
+	for _, size := range []struct{ nodes, pods int }{{500, 30}, {5000, 30}} {
+		b.Run(fmt.Sprintf("%dnodes/%dpods-per-node", size.nodes, size.pods), func(b *testing.B) {
+			_, ctx := ktesting.NewTestContext(b)
+			pods, nodes := benchCluster(size.nodes, size.pods)
+			snapshot := cache.NewSnapshot(pods, nodes)
+			pl := newTestPlugin(ctx, b, defaultArgs(), snapshot)
+			nodeInfos, _ := snapshot.NodeInfos().List()
+			pod := javaPod("incoming", "app-07", "def34", 8000).Obj()
+			state := framework.NewCycleState()
+			pl.PreFilter(ctx, state, pod, nodeInfos)
+			// The framework owns the score list; allocate it once so the figures are the plugin's.
+			scores := make(framework.NodeScoreList, len(nodeInfos))
+			scoreAll(b, pl, state, pod, nodeInfos, scores)
+			runtime.GC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				scoreAll(b, pl, state, pod, nodeInfos, scores)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(nodeInfos)), "ns/node")
+		})
+	}
+}
+
+func scoreAll(b *testing.B, pl *ThreadAware, state fwk.CycleState, pod *v1.Pod, nodeInfos []fwk.NodeInfo, scores framework.NodeScoreList) {
+	ctx := b.Context()
+	if s := pl.PreScore(ctx, state, pod, nodeInfos); !s.IsSuccess() {
+		b.Fatal(s)
+	}
+	for i, ni := range nodeInfos {
+		score, s := pl.Score(ctx, state, pod, ni)
+		if !s.IsSuccess() {
+			b.Fatal(s)
+		}
+		scores[i] = framework.NodeScore{Name: ni.Node().Name, Score: score}
+	}
+	if ext := pl.ScoreExtensions(); ext != nil {
+		ext.NormalizeScore(ctx, state, pod, scores)
+	}
+}
+
+// BenchmarkFirstCycle is the cost when every node is new to the plugin: annotations parsed
+// and loads derived. It is paid once per node change, not per pod.
+func BenchmarkFirstCycle(b *testing.B) {
+	_, ctx := ktesting.NewTestContext(b)
+	pods, nodes := benchCluster(5000, 30)
+	snapshot := cache.NewSnapshot(pods, nodes)
+	nodeInfos, _ := snapshot.NodeInfos().List()
+	pod := javaPod("incoming", "app-07", "def34", 8000).Obj()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		pl := newTestPlugin(ctx, b, defaultArgs(), snapshot)
+		state := framework.NewCycleState()
+		pl.PreFilter(ctx, state, pod, nodeInfos)
+		b.StartTimer()
+		filterAll(b, pl, state, pod, nodeInfos)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(nodeInfos)), "ns/node")
+}
