@@ -51,10 +51,10 @@ fuzz:
 	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParsePodThreads -fuzztime 30s
 
 # scheduler_perf: a short run (minutes) and the full table for docs/performance.md.
-bench: control-plane
+bench: scheduler control-plane
 	PATH="$(BIN):$$PATH" hack/bench.sh short
 
-bench-full: control-plane
+bench-full: scheduler control-plane
 	PATH="$(BIN):$$PATH" hack/bench.sh full
 
 # The incident, replayed on a local control plane with simulated kubelets. KEEP=1 leaves it up.
