@@ -14,11 +14,11 @@ func TestBadConfig(t *testing.T) {
 		args      map[string]any
 		wantField string
 	}{
-		{name: "headroom above 99", args: map[string]any{"headroomPercent": 100}, wantField: "headroomPercent"},
-		{name: "negative headroom", args: map[string]any{"headroomPercent": -1}, wantField: "headroomPercent"},
-		{name: "unknown stale policy", args: map[string]any{"staleNodePolicy": "Sometimes"}, wantField: "staleNodePolicy"},
-		{name: "zero sample age", args: map[string]any{"maxSampleAge": "0s"}, wantField: "maxSampleAge"},
-		{name: "negative default pod threads", args: map[string]any{"defaultPodThreads": -5}, wantField: "defaultPodThreads"},
+		{name: "headroom above 99", args: map[string]any{"headroomPercent": 100}, wantField: "pluginConfig[ThreadAware].args.headroomPercent"},
+		{name: "negative headroom", args: map[string]any{"headroomPercent": -1}, wantField: "pluginConfig[ThreadAware].args.headroomPercent"},
+		{name: "unknown stale policy", args: map[string]any{"staleNodePolicy": "Sometimes"}, wantField: "pluginConfig[ThreadAware].args.staleNodePolicy"},
+		{name: "zero sample age", args: map[string]any{"maxSampleAge": "0s"}, wantField: "pluginConfig[ThreadAware].args.maxSampleAge"},
+		{name: "negative default pod threads", args: map[string]any{"defaultPodThreads": -5}, wantField: "pluginConfig[ThreadAware].args.defaultPodThreads"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
