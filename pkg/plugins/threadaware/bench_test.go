@@ -31,20 +31,26 @@ func benchCluster(nodes, podsPerNode int) ([]*v1.Pod, []*v1.Node) {
 	return pods, ns
 }
 
+// benchSetup builds the plugin on a benchCluster and runs PreFilter for an 8000-thread pod.
+func benchSetup(b *testing.B, nodes, podsPerNode int) (*ThreadAware, fwk.CycleState, *v1.Pod, []fwk.NodeInfo) {
+	_, ctx := ktesting.NewTestContext(b)
+	pods, ns := benchCluster(nodes, podsPerNode)
+	snapshot := cache.NewSnapshot(pods, ns)
+	pl := newTestPlugin(ctx, b, defaultArgs(), snapshot)
+	nodeInfos, _ := snapshot.NodeInfos().List()
+	pod := javaPod("incoming", "app-07", "def34", 8000).Obj()
+	state := framework.NewCycleState()
+	pl.PreFilter(ctx, state, pod, nodeInfos)
+	return pl, state, pod, nodeInfos
+}
+
 // BenchmarkFilter measures Filter over every node of a 5000-node cluster with 30 pods per
 // node, after the first cycle has parsed the nodes (as after the first pod in a real
 // scheduler). One op is one full pass; ns/node is the per-node cost.
 func BenchmarkFilter(b *testing.B) {
 	for _, size := range []struct{ nodes, pods int }{{500, 30}, {5000, 30}} {
 		b.Run(fmt.Sprintf("%dnodes/%dpods-per-node", size.nodes, size.pods), func(b *testing.B) {
-			_, ctx := ktesting.NewTestContext(b)
-			pods, nodes := benchCluster(size.nodes, size.pods)
-			snapshot := cache.NewSnapshot(pods, nodes)
-			pl := newTestPlugin(ctx, b, defaultArgs(), snapshot)
-			nodeInfos, _ := snapshot.NodeInfos().List()
-			pod := javaPod("incoming", "app-07", "def34", 8000).Obj()
-			state := framework.NewCycleState()
-			pl.PreFilter(ctx, state, pod, nodeInfos)
+			pl, state, pod, nodeInfos := benchSetup(b, size.nodes, size.pods)
 			filterAll(b, pl, state, pod, nodeInfos) // first pass parses and derives loads
 			runtime.GC()                            // leave the set-up's garbage out of the timing
 			b.ReportAllocs()
@@ -71,14 +77,7 @@ func filterAll(b *testing.B, pl *ThreadAware, state fwk.CycleState, pod *v1.Pod,
 func BenchmarkPreScoreScore(b *testing.B) {
 	for _, size := range []struct{ nodes, pods int }{{500, 30}, {5000, 30}} {
 		b.Run(fmt.Sprintf("%dnodes/%dpods-per-node", size.nodes, size.pods), func(b *testing.B) {
-			_, ctx := ktesting.NewTestContext(b)
-			pods, nodes := benchCluster(size.nodes, size.pods)
-			snapshot := cache.NewSnapshot(pods, nodes)
-			pl := newTestPlugin(ctx, b, defaultArgs(), snapshot)
-			nodeInfos, _ := snapshot.NodeInfos().List()
-			pod := javaPod("incoming", "app-07", "def34", 8000).Obj()
-			state := framework.NewCycleState()
-			pl.PreFilter(ctx, state, pod, nodeInfos)
+			pl, state, pod, nodeInfos := benchSetup(b, size.nodes, size.pods)
 			// The framework owns the score list; allocate it once so the figures are the plugin's.
 			scores := make(framework.NodeScoreList, len(nodeInfos))
 			scoreAll(b, pl, state, pod, nodeInfos, scores)
