@@ -48,15 +48,17 @@ type SamplerConfig struct {
 	Metrics *Metrics
 }
 
-// Sampler reads samples. It keeps the last layout seen, to log when it changes, and so is not
-// safe for concurrent use.
+// Sampler reads samples. It keeps the last layout and problems seen, to log when they change,
+// and so is not safe for concurrent use.
 type Sampler struct {
 	proc       procPaths
 	cgroupRoot string
 	clock      clock.PassiveClock
 	metrics    *Metrics
 	lastLayout Layout
-	buf        [maxValueFile]byte
+	// lastProblems are the messages of the previous sample's problems.
+	lastProblems map[string]bool
+	buf          [maxValueFile]byte
 }
 
 // NewSampler returns a Sampler for cfg.
@@ -92,10 +94,21 @@ func (s *Sampler) Sample(ctx context.Context) (*Reading, error) {
 	}
 	s.sampleCgroups(ctx, r)
 
+	// A problem is logged as an error when it first appears, and at V(4) while it persists,
+	// so a node with a lasting problem does not log an error every interval. Every occurrence
+	// is counted.
+	seen := make(map[string]bool, len(r.Problems))
 	for _, p := range r.Problems {
-		logger.Error(p.Err, "Sample is incomplete", "source", p.Source)
+		msg := p.Error()
+		seen[msg] = true
+		if s.lastProblems[msg] {
+			logger.V(4).Info("Sample is still incomplete", "source", p.Source, "err", p.Err)
+		} else {
+			logger.Error(p.Err, "Sample is incomplete", "source", p.Source)
+		}
 		s.metrics.SampleProblems.WithLabelValues(p.Source).Inc()
 	}
+	s.lastProblems = seen
 	s.metrics.SampleDuration.Observe(s.clock.Since(start).Seconds())
 	s.metrics.PodCgroups.Set(float64(len(r.Sample.PodThreads)))
 	switch {

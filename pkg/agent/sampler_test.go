@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/testutil"
+	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	testingclock "k8s.io/utils/clock/testing"
 
@@ -335,5 +337,56 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSampleLogsLastingProblemsOnce checks that a problem is logged as an error when it first
+// appears and not again while it lasts, and that it is counted every time.
+func TestSampleLogsLastingProblemsOnce(t *testing.T) {
+	logger := ktesting.NewLogger(t, ktesting.NewConfig(ktesting.BufferLogs(true)))
+	ctx := klog.NewContext(context.Background(), logger)
+	root := copyTree(t, "malformed-cgroup")
+	m := registeredMetrics()
+	s := newTestSampler(root, m)
+	errorsLogged := func() int {
+		n := 0
+		for _, e := range logger.GetSink().(ktesting.Underlier).GetBuffer().Data() {
+			if e.Type == ktesting.LogError {
+				n++
+			}
+		}
+		return n
+	}
+	steps := []struct {
+		name       string
+		change     func(t *testing.T)
+		wantErrors int // errors logged so far
+	}{
+		{name: "first sample", wantErrors: 5},
+		{name: "same problems", wantErrors: 5},
+		{name: "a new problem", wantErrors: 6, change: func(t *testing.T) {
+			writeFile(t, filepath.Join(root, "cgroup", "kubepods.slice", "kubepods-pod"+strings.ReplaceAll(uidGuaranteed, "-", "_")+".slice", "pids.current"), "x\n")
+		}},
+		{name: "a problem went away", wantErrors: 6, change: func(t *testing.T) {
+			writeFile(t, filepath.Join(root, "cgroup", "kubepods.slice", "pids.max"), "max\n")
+		}},
+		{name: "the problem that went away is back", wantErrors: 7, change: func(t *testing.T) {
+			writeFile(t, filepath.Join(root, "cgroup", "kubepods.slice", "pids.max"), "lots\n")
+		}},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			st.change(t)
+		}
+		if _, err := s.Sample(ctx); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := errorsLogged(); got != st.wantErrors {
+			t.Errorf("%s: %d errors logged so far, want %d", st.name, got, st.wantErrors)
+		}
+	}
+	// Counted every time: 4 pod problems in each of the 5 samples, 1 more from the third on.
+	if got := counter(t, m.SampleProblems, SourcePod); got != 4*5+3 {
+		t.Errorf("sample_problems_total{source=pod} = %v, want %d", got, 4*5+3)
 	}
 }

@@ -66,7 +66,7 @@ annotations read by the ThreadAware scheduler plugin. It writes when a value mov
 func Run(ctx context.Context, o *Options) error {
 	logger := klog.FromContext(ctx).WithValues("node", o.NodeName)
 	ctx = klog.NewContext(ctx, logger)
-	logger.Info("thread-agent", "version", version.Get().GitVersion, "procRoot", o.ProcRoot, "cgroupRoot", o.CgroupRoot)
+	logger.Info("Configured thread-agent", "version", version.Get().GitVersion, "procRoot", o.ProcRoot, "cgroupRoot", o.CgroupRoot)
 
 	client, err := newClient(o.Kubeconfig)
 	if err != nil {
