@@ -21,6 +21,11 @@ func readLoadavgTasks(path string, buf *[maxValueFile]byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseLoadavgTasks(path, b)
+}
+
+// parseLoadavgTasks parses the content of /proc/loadavg read from path.
+func parseLoadavgTasks(path string, b []byte) (int64, error) {
 	fields := bytes.Fields(b)
 	if len(fields) < 4 {
 		return 0, fmt.Errorf("%s: %q has %d fields, want at least 4", path, bytes.TrimSpace(b), len(fields))
