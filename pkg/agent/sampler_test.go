@@ -390,3 +390,22 @@ func TestSampleLogsLastingProblemsOnce(t *testing.T) {
 		t.Errorf("sample_problems_total{source=pod} = %v, want %d", got, 4*5+3)
 	}
 }
+
+// TestSampleRealProc reads this machine's own /proc, to check the parsers against real kernel
+// files rather than fixtures only. The cgroup root is an empty directory (a test machine has no
+// kubepods cgroup), which makes the sample partial.
+func TestSampleRealProc(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	s := NewSampler(SamplerConfig{ProcRoot: "/proc", CgroupRoot: t.TempDir(), Metrics: registeredMetrics()})
+	r, err := s.Sample(ctx)
+	if err != nil {
+		t.Fatalf("sampling /proc: %v", err)
+	}
+	if r.Sample.Threads < 1 || r.Sample.ThreadsMax < 1 || r.Sample.PIDMax < 1 {
+		t.Errorf("implausible values from /proc: %+v", r.Sample)
+	}
+	if diff := cmp.Diff([]string{SourceCgroup}, problemSources(r)); diff != "" {
+		t.Errorf("problem sources (-want,+got):\n%s", diff)
+	}
+	t.Logf("this machine: %d tasks, threads-max %d, pid_max %d", r.Sample.Threads, r.Sample.ThreadsMax, r.Sample.PIDMax)
+}
