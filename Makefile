@@ -49,6 +49,8 @@ test-integration: build control-plane
 fuzz:
 	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParseNode -fuzztime 30s
 	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParsePodThreads -fuzztime 30s
+	go test ./pkg/agent -run '^$$' -fuzz FuzzParseLoadavg -fuzztime 30s
+	go test ./pkg/agent -run '^$$' -fuzz FuzzPodUID -fuzztime 30s
 
 # scheduler_perf: a short run (minutes) and the full table for docs/performance.md.
 bench: scheduler control-plane

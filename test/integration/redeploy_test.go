@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
@@ -31,15 +32,24 @@ func TestRedeploy(t *testing.T) {
 	sched := startScheduler(t, "redeploy", schedulerConfig(t, nil, threadAwareProfile(nil)), "--v=4")
 
 	pod := podSpec{SchedulerName: threadAwareSchedulerName, NodeGroup: g.Name, Env: map[string]string{"VERSION": "1"}}
-	d := createDeployment(t, ns, "api", replicas, pod)
-	d.Spec.Strategy = appsv1.DeploymentStrategy{
-		Type: appsv1.RollingUpdateDeploymentStrategyType,
-		RollingUpdate: &appsv1.RollingUpdateDeployment{
-			MaxSurge:       ptrTo(intstr.FromString("100%")),
-			MaxUnavailable: ptrTo(intstr.FromInt32(0)),
-		},
-	}
-	if _, err := testEnv.Client.AppsV1().Deployments(ns).Update(ctxFor(t), d, metav1.UpdateOptions{}); err != nil {
+	createDeployment(t, ns, "api", replicas, pod)
+	// The deployment controller writes the object too: re-read and retry on a conflict.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := testEnv.Client.AppsV1().Deployments(ns).Get(ctxFor(t), "api", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		d.Spec.Strategy = appsv1.DeploymentStrategy{
+			Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge:       ptrTo(intstr.FromString("100%")),
+				MaxUnavailable: ptrTo(intstr.FromInt32(0)),
+			},
+		}
+		_, err = testEnv.Client.AppsV1().Deployments(ns).Update(ctxFor(t), d, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatalf("set rollout strategy: %v", err)
 	}
 	old := waitPodsBound(t, ns, selector(appLabel, "api"), replicas, bindTimeout)
