@@ -17,12 +17,16 @@ KWOK_VERSION=v0.8.0
 # go install leaves the module in the cache: kwok's stage configs are read from there.
 STAGES="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
 if [[ ! -x "$TOOLS/kwok" || ! -d "$STAGES" ]] || [[ "$("$TOOLS/kwok" --version 2>/dev/null)" != *"$KWOK_VERSION"* ]]; then
-  echo "==> building kwok $KWOK_VERSION into $TOOLS (once; about 2.5 minutes on 2 cores)"
+  echo "==> building kwok $KWOK_VERSION into $TOOLS (once; 2-3 minutes on 2 cores with a cold cache)"
+  start=$SECONDS
   GOBIN="$TOOLS" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  echo "==> built kwok in $((SECONDS - start))s"
 fi
 
 echo "==> building the demo"
+start=$SECONDS
 go build -o "$BIN/demo" ./hack/demo
+echo "==> built the demo in $((SECONDS - start))s"
 
 keep=false
 if [[ -n "${KEEP:-}" && "${KEEP:-}" != 0 ]]; then
