@@ -287,6 +287,9 @@ func (d *demo) startAgents(ctx context.Context) error {
 func (d *demo) waitPublished(ctx context.Context, timeout time.Duration) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		if err := d.sim.err(); err != nil {
+			return false, err
+		}
 		for _, s := range demoNodes {
 			st := d.sim.nodes[s.Name].state()
 			if st.Growing {

@@ -88,6 +88,8 @@ func (d *demo) main() int {
 	}
 	if interrupted {
 		d.logf("interrupted: stopping everything")
+	} else if err != nil {
+		d.dumpLogs()
 	}
 	if cerr := d.cleanup(); cerr != nil {
 		fmt.Fprintf(os.Stderr, "demo: cleanup: %v\n", cerr)
@@ -198,6 +200,16 @@ func (d *demo) cleanup() error {
 		d.logf("stopped every process and removed %s", dir)
 	}
 	return errors.Join(errs...)
+}
+
+// dumpLogs writes the end of every process's log to stderr, before cleanup removes them.
+func (d *demo) dumpLogs() {
+	if d.cp != nil {
+		d.cp.DumpLogs(os.Stderr, 20)
+	}
+	for _, p := range d.procs {
+		p.DumpLog(os.Stderr, 20)
+	}
 }
 
 func (d *demo) printKeep() {

@@ -220,6 +220,16 @@ func podThreads(p *corev1.Pod) int64 {
 type simulator struct {
 	client kubernetes.Interface
 	nodes  map[string]*simNode
+
+	mu     sync.Mutex
+	failed error
+}
+
+// err is why the simulator stopped, or nil while it runs.
+func (s *simulator) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
 }
 
 // run syncs the nodes every simTick until ctx is done. An error listing pods is retried; an
@@ -235,6 +245,9 @@ func (s *simulator) run(ctx context.Context, logf func(string, ...any)) error {
 			}
 			var fsErr *os.PathError
 			if errors.As(err, &fsErr) {
+				s.mu.Lock()
+				s.failed = fmt.Errorf("simulator stopped: %w", err)
+				s.mu.Unlock()
 				return err
 			}
 			failures++
