@@ -19,7 +19,17 @@ STAGES="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
 if [[ ! -x "$TOOLS/kwok" || ! -d "$STAGES" ]] || [[ "$("$TOOLS/kwok" --version 2>/dev/null)" != *"$KWOK_VERSION"* ]]; then
   echo "==> building kwok $KWOK_VERSION into $TOOLS (once; 2-3 minutes on 2 cores with a cold cache)"
   start=$SECONDS
-  GOBIN="$TOOLS" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  GOBIN="$TOOLS" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" &
+  pid=$!
+  next=$((start + 20))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if (( SECONDS >= next )) && kill -0 "$pid" 2>/dev/null; then
+      echo "    still building kwok ($((SECONDS - start))s)"
+      next=$((next + 20))
+    fi
+  done
+  wait "$pid"
   echo "==> built kwok in $((SECONDS - start))s"
 fi
 
