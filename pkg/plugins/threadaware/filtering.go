@@ -18,8 +18,9 @@ const preFilterStateKey = "PreFilter" + Name
 // preFilterState is what the incoming pod asks for, worked out once per scheduling cycle.
 type preFilterState struct {
 	// demand is D(pod).
-	demand   int64
-	workload string
+	demand     int64
+	workload   string
+	workloadID workloadID
 	// now is when the cycle started, against which sample ages are measured.
 	now time.Time
 }
@@ -47,7 +48,7 @@ func (pl *ThreadAware) podState(logger klog.Logger, pod *v1.Pod) *preFilterState
 		countMalformed(threadinfo.AnnotationExpectedThreads)
 	}
 	logger.V(4).Info("Pod thread demand", "pod", klog.KObj(pod), "demand", d, "source", source, "workload", w)
-	return &preFilterState{demand: d, workload: w, now: pl.now()}
+	return &preFilterState{demand: d, workload: w, workloadID: pl.workloadIDs.id(w), now: pl.now()}
 }
 
 // PreFilterExtensions returns nil: Filter reads held pods from the NodeInfo it is given.

@@ -18,9 +18,9 @@ type nodeLoad struct {
 	// departed is the observed tasks of sampled pods the scheduler no longer holds there:
 	// deleted since the sample, or preemption victims in a what-if NodeInfo.
 	departed int64
-	// workloadThreads is the projected tasks per workload on the node, max(D(p), observed(p))
+	// workloads is the projected tasks per workload on the node, max(D(p), observed(p))
 	// summed over its pods.
-	workloadThreads map[string]int64
+	workloads []workloadThreads
 }
 
 // load returns the node's load for this NodeInfo, computing it only when the NodeInfo's pods
@@ -32,7 +32,7 @@ func (pl *ThreadAware) load(e *nodeEntry, nodeInfo fwk.NodeInfo) *nodeLoad {
 	}
 	sampled := e.sample.PodThreads
 	pods := nodeInfo.GetPods()
-	l := &nodeLoad{generation: gen, learnedVersion: ver, workloadThreads: make(map[string]int64, len(pods))}
+	l := &nodeLoad{generation: gen, learnedVersion: ver}
 	held := make(map[string]struct{}, len(pods))
 	for _, pi := range pods {
 		p := pi.GetPod()
@@ -43,7 +43,7 @@ func (pl *ThreadAware) load(e *nodeEntry, nodeInfo fwk.NodeInfo) *nodeLoad {
 		observed := sampled[uid]
 		l.inFlight += max(0, d-observed)
 		if w != "" {
-			l.workloadThreads[w] += max(d, observed)
+			l.workloads = addThreads(l.workloads, pl.workloadIDs.id(w), max(d, observed))
 		}
 	}
 	for uid, n := range sampled {

@@ -46,9 +46,10 @@ type ThreadAware struct {
 	headroomWeight    int64
 	spreadWeight      int64
 
-	nodes   *nodeStore
-	learned *learnedDemand
-	metrics *pluginMetrics
+	nodes       *nodeStore
+	learned     *learnedDemand
+	workloadIDs *workloadIDs
+	metrics     *pluginMetrics
 	// now is time.Now outside tests.
 	now func() time.Time
 }
@@ -87,6 +88,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		spreadWeight:      int64(args.SpreadWeight),
 		nodes:             &nodeStore{headroomPercent: int64(args.HeadroomPercent)},
 		learned:           newLearnedDemand(),
+		workloadIDs:       newWorkloadIDs(),
 		metrics:           newPluginMetrics(string(args.StaleNodePolicy)),
 		now:               time.Now,
 	}

@@ -87,15 +87,14 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		headroom = (e.usable - projected) * framework.MaxNodeScore / e.usable
 	}
 	spread := int64(framework.MaxNodeScore)
-	if s.workload != "" {
-		if w := l.workloadThreads[s.workload]; w > 0 {
-			spread = s.demand * framework.MaxNodeScore / (w + s.demand)
-		}
+	workloadThreads := threadsOf(l.workloads, s.workloadID)
+	if s.workloadID != 0 && workloadThreads > 0 {
+		spread = s.demand * framework.MaxNodeScore / (workloadThreads + s.demand)
 	}
 	score := (pl.headroomWeight*headroom + pl.spreadWeight*spread) / (pl.headroomWeight + pl.spreadWeight)
 	if lv := logger.V(6); lv.Enabled() {
 		lv.Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
-			"workloadThreads", l.workloadThreads[s.workload], "spread", spread, "score", score)
+			"workloadThreads", workloadThreads, "spread", spread, "score", score)
 	}
 	return score, nil
 }

@@ -47,3 +47,30 @@ func TestWorkloadKey(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkloadIDs(t *testing.T) {
+	ids := newWorkloadIDs()
+	a, b := ids.id("ns/Deployment/a"), ids.id("ns/Deployment/b")
+	if a == 0 || b == 0 || a == b {
+		t.Fatalf("ids a=%d b=%d: want distinct non-zero IDs", a, b)
+	}
+	if again := ids.id("ns/Deployment/a"); again != a {
+		t.Errorf("the same key got a new ID: %d then %d", a, again)
+	}
+	if none := ids.id(""); none != 0 {
+		t.Errorf("no workload got ID %d, want 0", none)
+	}
+	var list []workloadThreads
+	list = addThreads(list, a, 8000)
+	list = addThreads(list, b, 100)
+	list = addThreads(list, a, 8000)
+	if got := threadsOf(list, a); got != 16000 {
+		t.Errorf("threads of a = %d, want 16000", got)
+	}
+	if got := threadsOf(list, 0); got != 0 {
+		t.Errorf("threads of no workload = %d, want 0", got)
+	}
+	if len(list) != 2 {
+		t.Errorf("list has %d entries, want one per workload", len(list))
+	}
+}
