@@ -87,6 +87,26 @@ for round in $(seq 1 "$COUNT"); do
   done
 done
 
+# The plugin's own cost, which the throughput noise of a shared 2-core machine hides: one
+# CPU-profiled run per profile of ThreadsBasic at the largest size of this mode; pprof then
+# attributes CPU time to ThreadAware and to the scheduler's per-node Filter and Score work.
+prof_size=500Nodes
+[ "$mode" = full ] && prof_size=5000Nodes
+mkdir -p "$OUT/prof"
+for p in Default ThreadAware; do
+  echo "bench: CPU profile of ThreadsBasic_${p}/${prof_size} ($(((SECONDS - start) / 60)) min)"
+  (cd "$root/test/perf" && ARTIFACTS="$OUT/logs" "$OUT/perf.test" -test.run '^$' \
+    -test.bench "^BenchmarkPerfScheduling/ThreadsBasic_${p}/${prof_size}\$" -test.benchtime 1ns \
+    -test.cpuprofile "$OUT/prof/$p.cpu" -perf-scheduling-label-filter= -data-items-dir "$OUT/prof") \
+    >"$OUT/prof/$p.log" 2>&1 || { tail -30 "$OUT/prof/$p.log" >&2; exit 1; }
+done
+# cpu_seconds PROFILE FOCUS: CPU seconds in stacks matching FOCUS, and the profile's total.
+cpu_seconds() {
+  go tool pprof -top -focus="$2" "$OUT/perf.test" "$1" 2>/dev/null |
+    sed -n 's/^Showing nodes accounting for \([0-9.]*\)\(m\?s\)\?, [0-9.]*% of \([0-9.]*\)s total$/\1 \2 \3/p' |
+    awk '{ v = $1; if ($2 == "ms") v /= 1000; printf "%.2f %.2f", v, $NF }'
+}
+
 echo "bench: placement quality under thread pressure ($(((SECONDS - start) / 60)) min)"
 (cd "$root/test/perf" && THREADAWARE_BIN="$BIN" PERF_DATA_DIR="$OUT/quality" "$OUT/perf.test" \
   -test.run '^$' -test.bench '^BenchmarkPlacementQuality$' -test.benchtime 1x -test.timeout 30m) \
@@ -114,6 +134,15 @@ grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality
         printf "%-32s %8.1f p/s %8.1f p/s %8.3f  (n=%d/%d)\n", w, d, t, t / d, n["def", w], n["ta", w]
       }
     }' "$OUT/raw-Default.txt" "$OUT/raw-ThreadAware.txt" | sort | sed '1i workload                              default  threadaware    ratio' 
+  echo
+  echo "## CPU profile of ThreadsBasic/${prof_size}, one run per profile (seconds of CPU in the benchmark process)"
+  printf "%-12s %14s %22s %20s %12s\n" profile process-total "Filter+Score per node" "ThreadAware plugin" "NodeResourcesFit.Filter"
+  for p in Default ThreadAware; do
+    read -r perNode total < <(cpu_seconds "$OUT/prof/$p.cpu" 'findNodesThatPassFilters\.func1|RunScorePlugins\.func2')
+    read -r plugin _ < <(cpu_seconds "$OUT/prof/$p.cpu" 'pkg/plugins/threadaware\.')
+    read -r fit _ < <(cpu_seconds "$OUT/prof/$p.cpu" 'noderesources\.\(\*Fit\)\.Filter')
+    printf "%-12s %13ss %21ss %19ss %22ss\n" "$p" "$total" "$perNode" "${plugin:-0}" "$fit"
+  done
   echo
   echo "## Placement quality under thread pressure (one run per scenario and profile)"
   awk '
