@@ -129,3 +129,25 @@ func BenchmarkFirstCycle(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(nodeInfos)), "ns/node")
 }
+
+// BenchmarkFilterParallel filters the 5000 nodes from parallel goroutines, as the scheduler's
+// parallelizer does, to show the node store's read lock does not serialise them.
+func BenchmarkFilterParallel(b *testing.B) {
+	pl, state, pod, nodeInfos := benchSetup(b, 5000, 30)
+	filterAll(b, pl, state, pod, nodeInfos)
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(p *testing.PB) {
+		ctx := b.Context()
+		i := 0
+		for p.Next() {
+			ni := nodeInfos[i%len(nodeInfos)]
+			i++
+			if s := pl.Filter(ctx, state, pod, ni); s != nil {
+				b.Errorf("Filter(%s) = %v", ni.Node().Name, s)
+				return
+			}
+		}
+	})
+}

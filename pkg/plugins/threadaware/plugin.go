@@ -86,7 +86,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		rejectStale:       args.StaleNodePolicy == config.StaleNodeReject,
 		headroomWeight:    int64(args.HeadroomWeight),
 		spreadWeight:      int64(args.SpreadWeight),
-		nodes:             &nodeStore{headroomPercent: int64(args.HeadroomPercent)},
+		nodes:             newNodeStore(int64(args.HeadroomPercent)),
 		learned:           newLearnedDemand(),
 		workloadIDs:       newWorkloadIDs(),
 		metrics:           newPluginMetrics(string(args.StaleNodePolicy)),
