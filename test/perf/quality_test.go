@@ -52,9 +52,18 @@ func BenchmarkPlacementQuality(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := b.Context()
-	cp, err := controlplane.Start(ctx, controlplane.Options{BinDir: binDir, NoControllerManager: true, Logf: b.Logf})
-	if err != nil {
-		b.Fatalf("start control plane: %v", err)
+	// The free ports the control plane picks can be taken by another process before its
+	// components bind them (the machine is shared): try again a few times.
+	var cp *controlplane.ControlPlane
+	for attempt := 1; ; attempt++ {
+		cp, err = controlplane.Start(ctx, controlplane.Options{BinDir: binDir, NoControllerManager: true, Logf: b.Logf})
+		if err == nil {
+			break
+		}
+		if attempt == controlPlaneAttempts {
+			b.Fatalf("start control plane (%d attempts): %v", attempt, err)
+		}
+		b.Logf("start control plane, attempt %d: %v; trying again", attempt, err)
 	}
 	b.Cleanup(func() {
 		if err := cp.Stop(); err != nil {
@@ -163,15 +172,17 @@ const (
 	// headroomPercent is ThreadAware's default headroom, used to define "fits".
 	headroomPercent = 10
 	// settleQuiet is how long nothing may change before placements count as final.
-	settleQuiet      = 3 * time.Second
-	settleTimeout    = 2 * time.Minute
-	podCPU           = "100m"
-	podMemory        = "256Mi"
-	nodeCPU          = "16"
-	nodeMemory       = "64Gi"
-	nodePods         = 110
-	createWorkers    = 8
-	schedulerStartup = 60 * time.Second
+	settleQuiet   = 3 * time.Second
+	settleTimeout = 2 * time.Minute
+	podCPU        = "100m"
+	podMemory     = "256Mi"
+	nodeCPU       = "16"
+	nodeMemory    = "64Gi"
+	nodePods      = 110
+	createWorkers = 8
+	// controlPlaneAttempts bounds the retries of a control plane start that lost a port race.
+	controlPlaneAttempts = 3
+	schedulerStartup     = 60 * time.Second
 )
 
 func (h *qualityHarness) run(ctx context.Context, b *testing.B, sc scenario, p qualityProfile) (*qualityResult, error) {
