@@ -104,7 +104,7 @@ done
 cpu_seconds() {
   go tool pprof -top -focus="$2" "$OUT/perf.test" "$1" 2>/dev/null |
     sed -n 's/^Showing nodes accounting for \([0-9.]*\)\(m\?s\)\?, [0-9.]*% of \([0-9.]*\)s total$/\1 \2 \3/p' |
-    awk '{ v = $1; if ($2 == "ms") v /= 1000; printf "%.2f %.2f", v, $NF }'
+    awk '{ v = $1; if ($2 == "ms") v /= 1000; printf "%.2f %.2f\n", v, $NF }'
 }
 
 echo "bench: placement quality under thread pressure ($(((SECONDS - start) / 60)) min)"
