@@ -21,8 +21,8 @@ type preFilterState struct {
 	demand     int64
 	workload   string
 	workloadID workloadID
-	// now is when the cycle started, against which sample ages are measured.
-	now time.Time
+	// now is when the cycle started, in Unix nanoseconds: sample ages are measured against it.
+	now int64
 }
 
 // Clone returns the state itself: it never changes after PreFilter, and Filter reads the
@@ -48,7 +48,7 @@ func (pl *ThreadAware) podState(logger klog.Logger, pod *v1.Pod) *preFilterState
 		countMalformed(threadinfo.AnnotationExpectedThreads)
 	}
 	logger.V(4).Info("Pod thread demand", "pod", klog.KObj(pod), "demand", d, "source", source, "workload", w)
-	return &preFilterState{demand: d, workload: w, workloadID: pl.workloadIDs.id(w), now: pl.now()}
+	return &preFilterState{demand: d, workload: w, workloadID: pl.workloadIDs.id(w), now: pl.now().UnixNano()}
 }
 
 // PreFilterExtensions returns nil: Filter reads held pods from the NodeInfo it is given.
@@ -89,7 +89,7 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 		return pl.withoutData(logger, node, reason)
 	}
 	l := pl.load(e, nodeInfo)
-	sample := e.sample
+	sample := &e.sample
 	used := max(0, sample.Threads-l.departed)
 	if used+l.inFlight+s.demand > e.usable {
 		pl.metrics.rejected[rejectTaskLimit].Inc()
@@ -119,12 +119,12 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 	return nil
 }
 
-// dataReason says why a node has no current data ("" when it has).
-func (pl *ThreadAware) dataReason(e *nodeEntry, now time.Time) string {
-	if e.sample == nil {
+// dataReason says why a node has no current data ("" when it has); now is in Unix nanoseconds.
+func (pl *ThreadAware) dataReason(e *nodeEntry, now int64) string {
+	if !e.hasData {
 		return e.dataReason
 	}
-	if now.Sub(e.sample.ObservedAt) > pl.maxSampleAge {
+	if time.Duration(now-e.observedAt) > pl.maxSampleAge {
 		return dataStale
 	}
 	return ""

@@ -58,7 +58,7 @@ func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.
 		logger.V(5).Info("Node still has PID pressure", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.QueueSkip, nil
 	}
-	if reason := pl.dataReason(e, pl.now()); reason != "" {
+	if reason := pl.dataReason(e, pl.now().UnixNano()); reason != "" {
 		if pl.rejectStale {
 			logger.V(5).Info("Node has no current thread data and the policy rejects it", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "reason", reason)
 			return fwk.QueueSkip, nil

@@ -12,17 +12,14 @@ import (
 )
 
 // nodeEntry is what one version of a Node object says about its tasks, parsed once. It is
-// immutable except for the load memo.
+// immutable except for the load memo. The fields Filter and Score read come first and are held
+// inline, the sample by value too: at thousands of nodes each pointer followed is a cache miss.
 type nodeEntry struct {
-	// node is the object this entry was parsed from: a new object means a new entry.
-	node *v1.Node
-	// sample is nil when the node has no usable data; dataReason then says why.
-	sample     *threadinfo.Sample
-	dataReason string
-	// parseErr is kept so that an unchanged malformed value is logged and counted once.
-	parseErr    string
+	// hasData is false when the node has no usable data; dataReason then says why.
+	hasData     bool
 	pidPressure bool
-
+	// observedAt is the sample's time in Unix nanoseconds.
+	observedAt int64
 	// usable and podsUsable are the task budgets after headroom; podsUsable is 0 when the
 	// kubepods cgroup is unlimited.
 	usable     int64
@@ -30,9 +27,15 @@ type nodeEntry struct {
 	// baseline is the tasks that no pod owns (threads minus all sampled pods): evicting pods
 	// cannot bring the node below it.
 	baseline int64
-
 	// load caches the derived per-pod figures for one NodeInfo generation.
-	load atomic.Pointer[nodeLoad]
+	load   atomic.Pointer[nodeLoad]
+	sample threadinfo.Sample
+
+	// node is the object this entry was parsed from: a new object means a new entry.
+	node       *v1.Node
+	dataReason string
+	// parseErr is kept so that an unchanged malformed value is logged and counted once.
+	parseErr string
 }
 
 // nodeStore caches a nodeEntry per Node object, so annotations are parsed once per change.
@@ -99,7 +102,9 @@ func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry) *n
 		}
 		return e
 	}
-	e.sample = sample
+	e.hasData = true
+	e.sample = *sample
+	e.observedAt = sample.ObservedAt.UnixNano()
 	e.usable = sample.Limit() * (100 - s.headroomPercent) / 100
 	if sample.PodsPIDsMax > 0 {
 		e.podsUsable = sample.PodsPIDsMax * (100 - s.headroomPercent) / 100

@@ -154,7 +154,7 @@ func (pl *ThreadAware) onNode(logger klog.Logger, obj any) {
 		return
 	}
 	e := pl.nodes.entry(logger, node)
-	if e.sample == nil {
+	if !e.hasData {
 		pl.learned.setNode(node.Name, nil)
 		return
 	}
