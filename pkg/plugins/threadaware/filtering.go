@@ -19,7 +19,6 @@ const preFilterStateKey = "PreFilter" + Name
 type preFilterState struct {
 	// demand is D(pod).
 	demand     int64
-	workload   string
 	workloadID workloadID
 	// now is when the cycle started, in Unix nanoseconds: sample ages are measured against it.
 	now int64
@@ -48,7 +47,7 @@ func (pl *ThreadAware) podState(logger klog.Logger, pod *v1.Pod) *preFilterState
 		countMalformed(threadinfo.AnnotationExpectedThreads)
 	}
 	logger.V(4).Info("Pod thread demand", "pod", klog.KObj(pod), "demand", d, "source", source, "workload", w)
-	return &preFilterState{demand: d, workload: w, workloadID: pl.workloadIDs.id(w), now: pl.now().UnixNano()}
+	return &preFilterState{demand: d, workloadID: pl.workloadIDs.id(w), now: pl.now().UnixNano()}
 }
 
 // PreFilterExtensions returns nil: Filter reads held pods from the NodeInfo it is given.

@@ -7,7 +7,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -17,6 +16,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/threadaware/threadaware/apis/config"
+	"github.com/threadaware/threadaware/apis/config/scheme"
+	configv1 "github.com/threadaware/threadaware/apis/config/v1"
 	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
 
@@ -28,16 +29,16 @@ var (
 	replicaSetGV = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
 )
 
-// defaultArgs are the v1 defaults in internal form.
+// defaultArgs are the args a profile gets when it sets none: v1 defaulting, then conversion
+// to the internal form, through the scheduler's scheme.
 func defaultArgs() *config.ThreadAwareArgs {
-	return &config.ThreadAwareArgs{
-		HeadroomPercent:   10,
-		DefaultPodThreads: 100,
-		MaxSampleAge:      metav1.Duration{Duration: 3 * time.Minute},
-		StaleNodePolicy:   config.StaleNodeAllow,
-		HeadroomWeight:    1,
-		SpreadWeight:      1,
+	versioned := &configv1.ThreadAwareArgs{}
+	scheme.Scheme.Default(versioned)
+	args := &config.ThreadAwareArgs{}
+	if err := scheme.Scheme.Convert(versioned, args, nil); err != nil {
+		panic(err)
 	}
+	return args
 }
 
 // sample describes a node's annotations through the contract's own formatter.
