@@ -4,8 +4,10 @@
 #   /usr/local/bin/thread-agent   the node agent (manifests/agent)
 # The manifests set each container's command; the image has no entrypoint of its own.
 #
-# Build with `make image`, which passes VERSION and COMMIT the way the Makefile stamps its own
-# builds. Cross-builds compile natively for the target: docker buildx build --platform=linux/arm64 .
+# Build with `make image` (or `make image K8S=1.35`), which passes K8S, VERSION and COMMIT the way
+# the Makefile stamps its own builds. K8S picks the Kubernetes minor: empty for the main line
+# (go.mod), 1.35 or 1.36 for hack/k8s/<minor>.mod. Cross-builds compile natively for the
+# target: docker buildx build --platform=linux/arm64 --build-arg K8S=1.36 .
 
 # Keep in step with the Go toolchain the project builds with.
 ARG GO_VERSION=1.26.8
@@ -13,10 +15,12 @@ ARG GO_VERSION=1.26.8
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
 
-# Modules first: this layer stays cached until go.mod or go.sum change.
+# Modules first: this layer stays cached until a module file changes.
+ARG K8S=""
 COPY go.mod go.sum ./
+COPY hack/k8s/ hack/k8s/
 RUN --mount=type=cache,target=/go/pkg/mod \
-    go mod download
+    go mod download ${K8S:+-modfile=hack/k8s/${K8S}.mod}
 
 COPY . .
 
@@ -30,14 +34,18 @@ ARG TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     set -eu; \
-    version="${VERSION:-$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' go.mod)+threadaware.unknown}"; \
+    modfile=go.mod; flags=""; \
+    if [ -n "${K8S}" ]; then modfile="hack/k8s/${K8S}.mod"; flags="-modfile=${modfile} -tags=k8s${K8S}"; fi; \
+    kube="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "${modfile}")"; \
+    version="${VERSION:-${kube}+threadaware.unknown}"; \
+    minor="$(echo "${kube}" | cut -d. -f2)"; \
     vpkg=k8s.io/component-base/version; \
-    ldflags="-s -w -X ${vpkg}.gitVersion=${version} -X ${vpkg}.gitMajor=1 -X ${vpkg}.gitMinor=34 \
+    ldflags="-s -w -X ${vpkg}.gitVersion=${version} -X ${vpkg}.gitMajor=1 -X ${vpkg}.gitMinor=${minor} \
       -X ${vpkg}.gitCommit=${COMMIT} -X ${vpkg}.gitTreeState=clean \
       -X ${vpkg}.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; \
     for cmd in scheduler thread-agent; do \
       CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}" \
-        go build -trimpath -ldflags "${ldflags}" -o "/out/${cmd}" "./cmd/${cmd}"; \
+        go build ${flags} -trimpath -ldflags "${ldflags}" -o "/out/${cmd}" "./cmd/${cmd}"; \
     done
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -3,14 +3,33 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 
 OUT     := $(CURDIR)/_output
+
+# The Kubernetes minor to build for. Empty: the main line, go.mod (1.37). K8S=1.35 or 1.36:
+# the same sources against hack/k8s/$(K8S).mod, with the build tag k8s$(K8S) where an API
+# differs between minors; binaries go to _output/k8s$(K8S)/bin.
+K8S     ?=
+MINORS  := 1.35 1.36
+ifeq ($(K8S),)
+MODFILE := go.mod
+GOFLAGS_K8S :=
 BIN     := $(OUT)/bin
-VERSION ?= $(shell hack/version.sh)
+else
+MODFILE := hack/k8s/$(K8S).mod
+GOFLAGS_K8S := -modfile=$(MODFILE) -tags=k8s$(K8S)
+BIN     := $(OUT)/k8s$(K8S)/bin
+endif
+KUBE_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" && $$2 ~ /^v/ {print $$2; exit}' $(MODFILE))
+KUBE_MINOR   := $(word 2,$(subst ., ,$(KUBE_VERSION)))
+
+# The project's release; images are tagged with it and the Kubernetes minor they are built for.
+RELEASE ?= v0.2.0
+VERSION ?= $(shell hack/version.sh $(MODFILE))
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-IMAGE   ?= threadaware:$(subst +,_,$(VERSION))
+IMAGE   ?= threadaware:$(RELEASE)-k8s1.$(KUBE_MINOR)
 
 # Stamp component-base's version so `--version` and the build-info metric tell the truth.
 VPKG    := k8s.io/component-base/version
-LDFLAGS := -s -w -X $(VPKG).gitVersion=$(VERSION) -X $(VPKG).gitMajor=1 -X $(VPKG).gitMinor=34 \
+LDFLAGS := -s -w -X $(VPKG).gitVersion=$(VERSION) -X $(VPKG).gitMajor=1 -X $(VPKG).gitMinor=$(KUBE_MINOR) \
            -X $(VPKG).gitCommit=$(COMMIT) -X $(VPKG).gitTreeState=clean \
            -X $(VPKG).buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 export CGO_ENABLED ?= 0
@@ -18,30 +37,38 @@ export CGO_ENABLED ?= 0
 # Test output names every test that ran.
 GOTEST  := go test -v -count=1
 
-.PHONY: all build scheduler thread-agent control-plane test test-unit test-integration verify \
-        fuzz bench bench-full demo image clean
+.PHONY: all build scheduler thread-agent control-plane test test-unit test-minors test-integration \
+        verify fuzz bench bench-full demo image clean
 
 all: build
 
 build: scheduler thread-agent
 
 scheduler:
-	go build -ldflags '$(LDFLAGS)' -o $(BIN)/scheduler ./cmd/scheduler
+	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/scheduler ./cmd/scheduler
 
 thread-agent:
-	go build -ldflags '$(LDFLAGS)' -o $(BIN)/thread-agent ./cmd/thread-agent
+	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/thread-agent ./cmd/thread-agent
 
 # etcd, kube-apiserver and kube-controller-manager, built from this module's own graph.
 control-plane:
 	hack/build-control-plane.sh $(BIN)
 
-test: verify test-unit test-integration
+test: verify test-unit test-minors test-integration
 
 verify:
 	hack/verify.sh
 
 test-unit:
 	$(GOTEST) ./pkg/... ./apis/... ./cmd/... ./manifests/... ./internal/... ./hack/...
+
+# The older minors: the scheduler and agent build, and the plugin, contract and args tests pass.
+test-minors:
+	for k in $(MINORS); do \
+	  $(MAKE) --no-print-directory build K8S=$$k; \
+	  $(OUT)/k8s$$k/bin/scheduler --version; \
+	  go test -v -count=1 -modfile=hack/k8s/$$k.mod -tags=k8s$$k ./pkg/plugins/... ./pkg/threadinfo/... ./apis/...; \
+	done
 
 test-integration: build control-plane
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
@@ -63,8 +90,9 @@ bench-full: scheduler control-plane
 demo: build control-plane
 	BIN="$(BIN)" KEEP="$(KEEP)" hack/demo.sh
 
+# One image per Kubernetes minor: make image K8S=1.36 builds threadaware:$(RELEASE)-k8s1.36.
 image:
-	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+	docker build --build-arg K8S=$(K8S) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
 clean:
 	rm -rf $(OUT)

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="$PWD/_output/tools"
 ver=$(awk '$1 == "k8s.io/code-generator" && $2 == "=>" {print $4; exit}' go.mod)
-ver=${ver:-v0.34.8}
+ver=${ver:-v0.37.2}
 if [ ! -x "$tools/conversion-gen" ]; then
   echo "installing code-generator $ver into $tools"
   GOBIN="$tools" GOFLAGS= go install \

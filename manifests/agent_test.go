@@ -113,7 +113,7 @@ func TestAgentDaemonSet(t *testing.T) {
 	c := container(t, spec, agentName)
 
 	// Pod security (baseline and restricted) forbids nothing but the host paths.
-	evaluator, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks())
+	evaluator, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func TestSchedulerCommand(t *testing.T) {
 // Standard, as the PodSecurity admission plugin would, and checks the fields we add beyond it.
 func TestSchedulerPodSecurity(t *testing.T) {
 	d := schedulerDeployment(t, build(t, baseDir))
-	evaluator, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks())
+	evaluator, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func BenchmarkPreScoreScore(b *testing.B) {
 		b.Run(fmt.Sprintf("%dnodes/%dpods-per-node", size.nodes, size.pods), func(b *testing.B) {
 			pl, state, pod, nodeInfos := benchSetup(b, size.nodes, size.pods)
 			// The framework owns the score list; allocate it once so the figures are the plugin's.
-			scores := make(framework.NodeScoreList, len(nodeInfos))
+			scores := make(fwk.NodeScoreList, len(nodeInfos))
 			scoreAll(b, pl, state, pod, nodeInfos, scores)
 			runtime.GC()
 			b.ReportAllocs()
@@ -92,7 +92,7 @@ func BenchmarkPreScoreScore(b *testing.B) {
 	}
 }
 
-func scoreAll(b *testing.B, pl *ThreadAware, state fwk.CycleState, pod *v1.Pod, nodeInfos []fwk.NodeInfo, scores framework.NodeScoreList) {
+func scoreAll(b *testing.B, pl *ThreadAware, state fwk.CycleState, pod *v1.Pod, nodeInfos []fwk.NodeInfo, scores fwk.NodeScoreList) {
 	ctx := b.Context()
 	if s := pl.PreScore(ctx, state, pod, nodeInfos); !s.IsSuccess() {
 		b.Fatal(s)
@@ -102,7 +102,7 @@ func scoreAll(b *testing.B, pl *ThreadAware, state fwk.CycleState, pod *v1.Pod, 
 		if !s.IsSuccess() {
 			b.Fatal(s)
 		}
-		scores[i] = framework.NodeScore{Name: ni.Node().Name, Score: score}
+		scores[i] = fwk.NodeScore{Name: ni.Node().Name, Score: score}
 	}
 	if ext := pl.ScoreExtensions(); ext != nil {
 		ext.NormalizeScore(ctx, state, pod, scores)

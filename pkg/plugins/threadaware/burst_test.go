@@ -35,7 +35,7 @@ func newBurstScheduler(ctx context.Context, t *testing.T, nodes []*v1.Node) *bur
 	t.Helper()
 	schedmetrics.Register() // as kube-scheduler does at start; the framework records into them
 	logger := klog.FromContext(ctx)
-	b := &burstScheduler{cache: cache.New(ctx, 0, nil), snapshot: cache.NewEmptySnapshot(), logger: logger}
+	b := &burstScheduler{cache: newSchedulerCache(ctx), snapshot: cache.NewEmptySnapshot(), logger: logger}
 	for _, n := range nodes {
 		b.cache.AddNode(logger, n)
 	}
@@ -43,7 +43,7 @@ func newBurstScheduler(ctx context.Context, t *testing.T, nodes []*v1.Node) *bur
 		t.Fatal(err)
 	}
 	args := defaultArgs()
-	factory := func(ctx context.Context, _ runtime.Object, h framework.Handle) (framework.Plugin, error) {
+	factory := func(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 		p, err := New(ctx, args, h)
 		if err == nil {
 			p.(*ThreadAware).now = func() time.Time { return testNow }

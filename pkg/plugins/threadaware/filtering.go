@@ -8,7 +8,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
@@ -31,7 +30,7 @@ func (s *preFilterState) Clone() fwk.StateData {
 }
 
 // PreFilter works out the pod's thread demand.
-func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	logger := klog.FromContext(ctx)
 	s := pl.podState(logger, pod)
 	cycleState.Write(preFilterStateKey, s)
@@ -51,7 +50,7 @@ func (pl *ThreadAware) podState(logger klog.Logger, pod *v1.Pod) *preFilterState
 }
 
 // PreFilterExtensions returns nil: Filter reads held pods from the NodeInfo it is given.
-func (pl *ThreadAware) PreFilterExtensions() framework.PreFilterExtensions {
+func (pl *ThreadAware) PreFilterExtensions() fwk.PreFilterExtensions {
 	return nil
 }
 

@@ -9,11 +9,11 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 	plugintesting "k8s.io/kubernetes/pkg/scheduler/framework/plugins/testing"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/threadaware/threadaware/apis/config"
 	"github.com/threadaware/threadaware/apis/config/scheme"
@@ -87,7 +87,7 @@ func itoa(n int64) string {
 // newTestPlugin builds the plugin on a snapshot, with the test clock.
 func newTestPlugin(ctx context.Context, t testing.TB, args *config.ThreadAwareArgs, snapshot *cache.Snapshot, objs ...runtime.Object) *ThreadAware {
 	t.Helper()
-	var p framework.Plugin
+	var p fwk.Plugin
 	if objs == nil {
 		p = plugintesting.SetupPlugin(ctx, t, New, args, snapshot)
 	} else {

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
+	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/threadaware/threadaware/apis/config"
 	"github.com/threadaware/threadaware/apis/config/validation"
@@ -54,11 +54,11 @@ type ThreadAware struct {
 	now func() time.Time
 }
 
-var _ framework.PreFilterPlugin = &ThreadAware{}
-var _ framework.FilterPlugin = &ThreadAware{}
-var _ framework.PreScorePlugin = &ThreadAware{}
-var _ framework.ScorePlugin = &ThreadAware{}
-var _ framework.EnqueueExtensions = &ThreadAware{}
+var _ fwk.PreFilterPlugin = &ThreadAware{}
+var _ fwk.FilterPlugin = &ThreadAware{}
+var _ fwk.PreScorePlugin = &ThreadAware{}
+var _ fwk.ScorePlugin = &ThreadAware{}
+var _ fwk.EnqueueExtensions = &ThreadAware{}
 
 // Name is the name of the plugin used in the plugin registry and configurations.
 const Name = "ThreadAware"
@@ -70,7 +70,7 @@ func (pl *ThreadAware) Name() string {
 
 // New builds the plugin from validated args and, when the scheduler provides informers, keeps
 // the learned per-workload demand and the parsed node data current from them.
-func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := getArgs(obj)
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func getArgs(obj runtime.Object) (*config.ThreadAwareArgs, error) {
 
 // watch feeds the learned demand from assigned pods and node samples, and drops cached node
 // data when a node goes away.
-func (pl *ThreadAware) watch(logger klog.Logger, h framework.Handle) error {
+func (pl *ThreadAware) watch(logger klog.Logger, h fwk.Handle) error {
 	pods := h.SharedInformerFactory().Core().V1().Pods().Informer()
 	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { pl.onPod(obj) },

@@ -7,14 +7,13 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
 const preScoreStateKey = "PreScore" + Name
 
 // neutralScore is given to nodes without current data, so that an agent outage leaves the
 // ranking to the other plugins.
-const neutralScore = framework.MaxNodeScore / 2
+const neutralScore = maxScore / 2
 
 // preScoreState holds the pod's demand for this cycle.
 type preScoreState struct {
@@ -84,12 +83,12 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	projected := max(0, e.sample.Threads-l.departed) + l.inFlight + s.demand
 	var headroom int64
 	if e.usable > 0 && projected < e.usable {
-		headroom = (e.usable - projected) * framework.MaxNodeScore / e.usable
+		headroom = (e.usable - projected) * maxScore / e.usable
 	}
-	spread := int64(framework.MaxNodeScore)
+	spread := int64(maxScore)
 	workloadThreads := threadsOf(l.workloads, s.workloadID)
 	if s.workloadID != 0 && workloadThreads > 0 {
-		spread = s.demand * framework.MaxNodeScore / (workloadThreads + s.demand)
+		spread = s.demand * maxScore / (workloadThreads + s.demand)
 	}
 	score := (pl.headroomWeight*headroom + pl.spreadWeight*spread) / (pl.headroomWeight + pl.spreadWeight)
 	if lv := logger.V(6); lv.Enabled() {
@@ -100,6 +99,6 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 }
 
 // ScoreExtensions returns nil: scores are already in [0, MaxNodeScore].
-func (pl *ThreadAware) ScoreExtensions() framework.ScoreExtensions {
+func (pl *ThreadAware) ScoreExtensions() fwk.ScoreExtensions {
 	return nil
 }

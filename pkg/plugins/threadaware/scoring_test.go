@@ -27,7 +27,7 @@ func TestScore(t *testing.T) {
 		nodes      []*v1.Node
 		held       []*v1.Pod
 		pod        *v1.Pod
-		wantScores framework.NodeScoreList
+		wantScores fwk.NodeScoreList
 	}{
 		{
 			name: "headroom: the emptier node wins",
@@ -35,7 +35,7 @@ func TestScore(t *testing.T) {
 			// usable 58981; after 8000 more: (58981-18000)*100/58981 = 69, (58981-48000)*100/58981 = 18
 			nodes:      []*v1.Node{makeNode("a", at(10000)).Obj(), makeNode("b", at(40000)).Obj()},
 			pod:        javaPod("p", "web", "x", 8000).Obj(),
-			wantScores: framework.NodeScoreList{{Name: "a", Score: 69}, {Name: "b", Score: 18}},
+			wantScores: fwk.NodeScoreList{{Name: "a", Score: 69}, {Name: "b", Score: 18}},
 		},
 		{
 			name: "spread: the node without the workload's threads wins",
@@ -47,7 +47,7 @@ func TestScore(t *testing.T) {
 			held: []*v1.Pod{javaPod("w1", "web", "x", 8000).Node("a").Obj()},
 			pod:  javaPod("p", "web", "x", 8000).Obj(),
 			// a: 8000 / (8000 + 8000)
-			wantScores: framework.NodeScoreList{{Name: "a", Score: 50}, {Name: "b", Score: 100}},
+			wantScores: fwk.NodeScoreList{{Name: "a", Score: 50}, {Name: "b", Score: 100}},
 		},
 		{
 			name: "spread falls as the workload's replicas pile up",
@@ -63,7 +63,7 @@ func TestScore(t *testing.T) {
 				javaPod("w3", "web", "x", 8000).Node("b").Obj(),
 			},
 			pod:        javaPod("p", "web", "x", 8000).Obj(),
-			wantScores: framework.NodeScoreList{{Name: "a", Score: 33}, {Name: "b", Score: 50}, {Name: "c", Score: 100}},
+			wantScores: fwk.NodeScoreList{{Name: "a", Score: 33}, {Name: "b", Score: 50}, {Name: "c", Score: 100}},
 		},
 		{
 			name: "spread counts only the pod's own workload",
@@ -74,7 +74,7 @@ func TestScore(t *testing.T) {
 			},
 			held:       []*v1.Pod{javaPod("o1", "other", "y", 8000).Node("a").Obj()},
 			pod:        javaPod("p", "web", "x", 8000).Obj(),
-			wantScores: framework.NodeScoreList{{Name: "a", Score: 100}, {Name: "b", Score: 100}},
+			wantScores: fwk.NodeScoreList{{Name: "a", Score: 100}, {Name: "b", Score: 100}},
 		},
 		{
 			name: "weighted mean of both parts",
@@ -86,7 +86,7 @@ func TestScore(t *testing.T) {
 			pod:  javaPod("p", "web", "x", 8000).Obj(),
 			// a: 10000 used + 8000 in flight + 8000: headroom (58981-26000)*100/58981 = 55,
 			// spread 50 -> 52; b: headroom (58981-48000)*100/58981 = 18, spread 100 -> 59
-			wantScores: framework.NodeScoreList{{Name: "a", Score: 52}, {Name: "b", Score: 59}},
+			wantScores: fwk.NodeScoreList{{Name: "a", Score: 52}, {Name: "b", Score: 59}},
 		},
 		{
 			name: "nodes without current data get a neutral score",
@@ -96,7 +96,7 @@ func TestScore(t *testing.T) {
 				makeNode("c", sample{threads: 1, threadsMax: 65535, pidMax: 65536, at: staleSample}).Obj(),
 			},
 			pod:        javaPod("p", "web", "x", 8000).Obj(),
-			wantScores: framework.NodeScoreList{{Name: "a", Score: (69 + 100) / 2}, {Name: "b", Score: 50}, {Name: "c", Score: 50}},
+			wantScores: fwk.NodeScoreList{{Name: "a", Score: (69 + 100) / 2}, {Name: "b", Score: 50}, {Name: "c", Score: 50}},
 		},
 	}
 	for _, tt := range tests {
@@ -116,20 +116,20 @@ func TestScore(t *testing.T) {
 			if s := pl.PreScore(ctx, state, tt.pod, nodeInfos); !s.IsSuccess() {
 				t.Fatalf("PreScore: %v", s)
 			}
-			var got framework.NodeScoreList
+			var got fwk.NodeScoreList
 			for _, ni := range nodeInfos {
 				score, s := pl.Score(ctx, state, tt.pod, ni)
 				if !s.IsSuccess() {
 					t.Fatalf("Score(%s): %v", ni.Node().Name, s)
 				}
-				got = append(got, framework.NodeScore{Name: ni.Node().Name, Score: score})
+				got = append(got, fwk.NodeScore{Name: ni.Node().Name, Score: score})
 			}
 			if ext := pl.ScoreExtensions(); ext != nil {
 				if s := ext.NormalizeScore(ctx, state, tt.pod, got); !s.IsSuccess() {
 					t.Fatal(s)
 				}
 			}
-			slices.SortFunc(got, func(a, b framework.NodeScore) int { return strings.Compare(a.Name, b.Name) })
+			slices.SortFunc(got, func(a, b fwk.NodeScore) int { return strings.Compare(a.Name, b.Name) })
 			if diff := cmp.Diff(tt.wantScores, got); diff != "" {
 				t.Errorf("scores (-want,+got):\n%s", diff)
 			}
