@@ -59,6 +59,7 @@ var _ fwk.FilterPlugin = &ThreadAware{}
 var _ fwk.PreScorePlugin = &ThreadAware{}
 var _ fwk.ScorePlugin = &ThreadAware{}
 var _ fwk.EnqueueExtensions = &ThreadAware{}
+var _ fwk.SignPlugin = &ThreadAware{}
 
 // Name is the name of the plugin used in the plugin registry and configurations.
 const Name = "ThreadAware"
