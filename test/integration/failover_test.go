@@ -22,7 +22,8 @@ func TestFailover(t *testing.T) {
 	pod := podSpec{SchedulerName: threadAwareSchedulerName, NodeGroup: g.Name, ExpectedThreads: 100}
 	lease := uniqueName("thread-aware-scheduler")
 	cfg := schedulerConfig(t, leaderElection(ns, lease), threadAwareProfile(nil))
-	acquired := fmt.Sprintf("successfully acquired lease %s/%s", ns, lease)
+	// client-go logs it structured since 1.37 (leaderelection.go: "Successfully acquired lease" lock=...).
+	acquired := fmt.Sprintf(`"Successfully acquired lease" lock="%s/%s"`, ns, lease)
 
 	s1 := startScheduler(t, "failover-1", cfg)
 	s2 := startScheduler(t, "failover-2", cfg)

@@ -358,6 +358,57 @@ func waitPodsBound(t *testing.T, ns, selector string, n int, timeout time.Durati
 	return pods
 }
 
+// waitPodsCreated waits until n pods match selector, bound or not.
+func waitPodsCreated(t *testing.T, ns, selector string, n int) {
+	t.Helper()
+	var pods []v1.Pod
+	err := wait.PollUntilContextTimeout(ctxFor(t), pollInterval, bindTimeout, true, func(context.Context) (bool, error) {
+		pods = listPods(t, ns, selector)
+		return len(pods) == n, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %d pods %q in %s: %v; now: %s", n, selector, ns, err, describePods(pods))
+	}
+}
+
+// boundPods returns the pods matching selector that are bound to a node.
+func boundPods(t *testing.T, ns, selector string) []v1.Pod {
+	t.Helper()
+	var bound []v1.Pod
+	for _, p := range listPods(t, ns, selector) {
+		if p.Spec.NodeName != "" {
+			bound = append(bound, p)
+		}
+	}
+	return bound
+}
+
+// waitBoundCount waits until exactly n of the pods matching selector are bound, and returns
+// those.
+func waitBoundCount(t *testing.T, ns, selector string, n int, timeout time.Duration) []v1.Pod {
+	t.Helper()
+	var bound []v1.Pod
+	err := wait.PollUntilContextTimeout(ctxFor(t), pollInterval, timeout, true, func(context.Context) (bool, error) {
+		bound = boundPods(t, ns, selector)
+		return len(bound) == n, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %d bound pods %q in %s: %v; now: %s", n, selector, ns, err, describePods(listPods(t, ns, selector)))
+	}
+	return bound
+}
+
+// expectBoundCount checks, for the whole duration, that exactly n of the pods matching
+// selector are bound: no more get placed.
+func expectBoundCount(t *testing.T, ns, selector string, n int, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if bound := boundPods(t, ns, selector); len(bound) != n {
+			t.Fatalf("%d pods %q bound, want %d to stay bound: %s", len(bound), selector, n, describePods(bound))
+		}
+	}
+}
+
 // waitPodBound waits until the named pod is bound and returns it.
 func waitPodBound(t *testing.T, ns, name string, timeout time.Duration) *v1.Pod {
 	t.Helper()
