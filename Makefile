@@ -66,7 +66,9 @@ test-unit:
 test-minors:
 	for k in $(MINORS); do \
 	  $(MAKE) --no-print-directory build K8S=$$k; \
-	  $(OUT)/k8s$$k/bin/scheduler --version; \
+	  want=$$(awk '$$1 == "k8s.io/kubernetes" && $$2 ~ /^v/ {print $$2; exit}' hack/k8s/$$k.mod); \
+	  got=$$($(OUT)/k8s$$k/bin/scheduler --version); echo "$$got"; \
+	  [[ "$$got" == "Kubernetes $$want+threadaware."* ]] || { echo "want Kubernetes $$want+threadaware.*"; exit 1; }; \
 	  go test -v -count=1 -modfile=hack/k8s/$$k.mod -tags=k8s$$k ./pkg/plugins/... ./pkg/threadinfo/... ./apis/...; \
 	done
 
