@@ -126,7 +126,11 @@ func TestNodes(t *testing.T) {
 	if out, err := run(t, cluster(), "nodes", "-o", "yaml"); err != nil || !strings.Contains(out, "usable: 29491") {
 		t.Errorf("nodes -o yaml: %v\n%s", err, out)
 	}
-	for _, bad := range [][]string{{"nodes", "-o", "xml"}, {"nodes", "--sort-by=threads"}, {"nodes", "extra"}} {
+	out, err = run(t, cluster(), "nodes", "-l", "kubernetes.io/hostname in (full,roomy)", "-o", "json")
+	if err != nil || strings.Contains(out, `"dark"`) || !strings.Contains(out, `"full"`) {
+		t.Errorf("nodes -l: %v\n%s", err, out)
+	}
+	for _, bad := range [][]string{{"nodes", "-o", "xml"}, {"nodes", "--sort-by=threads"}, {"nodes", "extra"}, {"nodes", "-l", "a in (("}} {
 		if _, err := run(t, cluster(), bad...); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/yaml"
@@ -73,7 +74,7 @@ func sortKeyNames() []string {
 }
 
 func newNodesCommand(o *options) *cobra.Command {
-	var sortBy string
+	var sortBy, selector string
 	cmd := &cobra.Command{
 		Use:   "nodes",
 		Short: "Each node's tasks as the ThreadAware plugin sees them: used, in flight, usable, room, binding limit, sample age",
@@ -86,7 +87,11 @@ func newNodesCommand(o *options) *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			rows, _, err := o.nodeRows(cmd.Context())
+			sel, err := labels.Parse(selector)
+			if err != nil {
+				return fmt.Errorf("--selector: %w", err)
+			}
+			rows, _, err := o.nodeRows(cmd.Context(), sel)
 			if err != nil {
 				return err
 			}
@@ -101,11 +106,12 @@ func newNodesCommand(o *options) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&sortBy, "sort-by", "name", "sort by one of: "+strings.Join(sortKeyNames(), ", "))
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "show only nodes matching this label selector")
 	return cmd
 }
 
 // nodeRows builds the view and one row per node; it also returns where the args came from.
-func (o *options) nodeRows(ctx context.Context) ([]NodeRow, string, error) {
+func (o *options) nodeRows(ctx context.Context, sel labels.Selector) ([]NodeRow, string, error) {
 	client, err := o.client()
 	if err != nil {
 		return nil, "", err
@@ -121,6 +127,9 @@ func (o *options) nodeRows(ctx context.Context) ([]NodeRow, string, error) {
 	now := time.Now()
 	rows := make([]NodeRow, 0, len(v.nodes))
 	for _, n := range v.nodes {
+		if !sel.Matches(labels.Set(n.Labels)) {
+			continue
+		}
 		ni, err := v.nodeInfo(n.Name)
 		if err != nil {
 			return nil, "", err
