@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/component-base/metrics"
@@ -124,12 +125,16 @@ func unstructuredSlice(obj map[string]any, fields ...string) ([]any, bool, error
 // dashboard may use, to what the code registers: every agent metric is listed, and every
 // listed agent, plugin or kube-scheduler name is really exported.
 func TestMetricCatalogue(t *testing.T) {
-	listed := readCatalogue(t)
+	listed, histograms := readCatalogue(t)
 
 	var agentNames []string
 	agent.NewMetrics().Register(func(rs ...metrics.Registerable) {
 		for _, r := range rs {
 			agentNames = append(agentNames, r.FQName())
+			_, isHistogram := r.(*metrics.Histogram)
+			if isHistogram != histograms[r.FQName()] {
+				t.Errorf("metrics.txt marks %s histogram %v, the agent registers a %T", r.FQName(), histograms[r.FQName()], r)
+			}
 		}
 	})
 	slices.Sort(agentNames)
@@ -153,12 +158,15 @@ func TestMetricCatalogue(t *testing.T) {
 	}
 	exported := map[string]bool{}
 	for _, f := range families {
-		exported[f.GetName()] = true
+		exported[f.GetName()] = f.GetType() == dto.MetricType_HISTOGRAM
 	}
 	for _, source := range []string{"plugin", "kube-scheduler"} {
 		for _, name := range namesFrom(listed, source) {
-			if !exported[name] {
+			isHistogram, ok := exported[name]
+			if !ok {
 				t.Errorf("metrics.txt lists %s from %s, but the scheduler does not export it", name, source)
+			} else if isHistogram != histograms[name] {
+				t.Errorf("metrics.txt marks %s histogram %v; the scheduler exports a histogram: %v", name, histograms[name], isHistogram)
 			}
 		}
 	}
@@ -176,15 +184,15 @@ func defaultThreadAwareArgs(t *testing.T) *config.ThreadAwareArgs {
 	return args
 }
 
-// readCatalogue returns metrics.txt as name -> exporter.
-func readCatalogue(t *testing.T) map[string]string {
+// readCatalogue returns metrics.txt as name -> exporter, and the names marked histogram.
+func readCatalogue(t *testing.T) (map[string]string, map[string]bool) {
 	t.Helper()
 	f, err := os.Open(monitoringDir + "/metrics.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out := map[string]string{}
+	out, histograms := map[string]string{}, map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -192,15 +200,16 @@ func readCatalogue(t *testing.T) map[string]string {
 			continue
 		}
 		fields := strings.Fields(line)
-		if len(fields) != 2 {
-			t.Fatalf("metrics.txt: %q is not <name> <exporter>", line)
+		if len(fields) < 2 || len(fields) > 3 || (len(fields) == 3 && fields[2] != "histogram") {
+			t.Fatalf("metrics.txt: %q is not <name> <exporter> [histogram]", line)
 		}
 		out[fields[0]] = fields[1]
+		histograms[fields[0]] = len(fields) == 3
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, histograms
 }
 
 func namesFrom(listed map[string]string, source string) []string {
