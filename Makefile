@@ -86,7 +86,7 @@ test-minors:
 	  go test -v -count=1 -modfile=hack/k8s/$$k.mod -tags=k8s$$k ./pkg/plugins/... ./pkg/threadinfo/... ./apis/...; \
 	done
 
-test-integration: build control-plane
+test-integration: build control-plane promtool
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
 
 fuzz:
