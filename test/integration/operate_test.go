@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,6 +217,28 @@ func TestOperate(t *testing.T) {
 		}
 	}
 
+	// A pod that fits on roomy only: explain's verdicts agree with where the scheduler put it.
+	// (Explain leaves the bound pod out of its node, so it judges it as the scheduler did.)
+	createPod(t, ns, "small", podSpec{SchedulerName: threadAwareSchedulerName, NodeGroup: g.Name, ExpectedThreads: 5000})
+	bound := waitPodBound(t, ns, "small", 30*time.Second)
+	t.Logf("kubectl threadaware explain small -n %s (bound to %s):\n%s", ns, bound.Spec.NodeName, runTool(t, kubectl, append(base, "explain", "small", "-n", ns)...))
+	var small struct {
+		Nodes []struct {
+			Name string
+			Fits bool
+		}
+	}
+	if err := json.Unmarshal([]byte(runTool(t, kubectl, append(base, "explain", "small", "-n", ns, "-o", "json")...)), &small); err != nil {
+		t.Fatal(err)
+	}
+	fits := map[string]bool{}
+	for _, n := range small.Nodes {
+		fits[n.Name] = n.Fits
+	}
+	if want := map[string]bool{full: false, roomy: true}; !maps.Equal(fits, want) || bound.Spec.NodeName != roomy {
+		t.Errorf("explain small: fits %v, want %v; the scheduler bound it to %s", fits, want, bound.Spec.NodeName)
+	}
+
 	// The alert: Prometheus' rule engine (promtool test rules) over the agents' node gauges as
 	// scraped now, held for 10 minutes. The expression must return full and only full, and
 	// the alert must fire for full after its 5 minutes with the node and numbers in its text.
@@ -318,13 +341,8 @@ func alertExpr(t *testing.T, path, alert string) string {
 }
 
 func merge(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
+	out := maps.Clone(a)
+	maps.Copy(out, b)
 	return out
 }
 

@@ -59,6 +59,7 @@ func run(t *testing.T, objs []runtime.Object, args ...string) (string, error) {
 	var out, errOut bytes.Buffer
 	client := fake.NewClientset(objs...)
 	o := &options{
+		syncTimeout: time.Minute,
 		configFlags: genericclioptions.NewConfigFlags(false),
 		streams:     genericiooptions.IOStreams{Out: &out, ErrOut: &errOut},
 		newClient:   func() (kubernetes.Interface, error) { return client, nil },
@@ -130,7 +131,7 @@ func TestNodes(t *testing.T) {
 	if err != nil || strings.Contains(out, `"dark"`) || !strings.Contains(out, `"full"`) {
 		t.Errorf("nodes -l: %v\n%s", err, out)
 	}
-	for _, bad := range [][]string{{"nodes", "-o", "xml"}, {"nodes", "--sort-by=threads"}, {"nodes", "extra"}, {"nodes", "-l", "a in (("}} {
+	for _, bad := range [][]string{{"nodes", "-o", "xml"}, {"nodes", "--sort-by=threads"}, {"nodes", "extra"}, {"nodes", "-l", "a in (("}, {"nodes", "--sync-timeout=0s"}} {
 		if _, err := run(t, cluster(), bad...); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

@@ -94,7 +94,7 @@ func (o *options) explain(ctx context.Context, name string) (*Explanation, error
 	if err != nil {
 		return nil, err
 	}
-	v, err := loadView(ctx, client, args, pod.UID)
+	v, err := loadView(ctx, client, args, pod.UID, o.syncTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -120,7 +120,7 @@ func (o *options) nodeRows(ctx context.Context, sel labels.Selector) ([]NodeRow,
 	if err != nil {
 		return nil, "", err
 	}
-	v, err := loadView(ctx, client, args, "")
+	v, err := loadView(ctx, client, args, "", o.syncTimeout)
 	if err != nil {
 		return nil, "", err
 	}

@@ -5,6 +5,7 @@ package app
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -24,6 +25,7 @@ type options struct {
 	schedulerConfig string
 	profile         string
 	output          string
+	syncTimeout     time.Duration
 	// newClient builds the API client; tests replace it.
 	newClient func() (kubernetes.Interface, error)
 }
@@ -52,11 +54,15 @@ The args are read from the scheduler's Deployment (` + manifests.Namespace + `/`
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file to read ThreadAwareArgs from (default: the scheduler Deployment's, else the defaults)")
 	f.StringVar(&o.profile, "profile", manifests.SchedulerName, "scheduler profile (schedulerName) whose ThreadAware args to use")
 	f.StringVarP(&o.output, "output", "o", "", "output format: wide, json or yaml")
+	f.DurationVar(&o.syncTimeout, "sync-timeout", time.Minute, "longest time to wait for the list of nodes and pods (a listing the API server refuses is retried until then)")
 	cmd.AddCommand(newNodesCommand(o), newExplainCommand(o))
 	return cmd
 }
 
 func (o *options) validate() error {
+	if o.syncTimeout <= 0 {
+		return fmt.Errorf("--sync-timeout must be positive, got %v", o.syncTimeout)
+	}
 	if !slices.Contains(outputFormats, o.output) {
 		return fmt.Errorf("unknown output format %q: want one of wide, json, yaml", o.output)
 	}

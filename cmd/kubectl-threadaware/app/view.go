@@ -36,9 +36,9 @@ type view struct {
 
 // loadView lists nodes and pods once and builds the plugin over them. exclude, when set, is a
 // pod left out of the snapshot: explain shows a pod as if it were being scheduled now.
-func loadView(ctx context.Context, client kubernetes.Interface, args *config.ThreadAwareArgs, exclude types.UID) (*view, error) {
+func loadView(ctx context.Context, client kubernetes.Interface, args *config.ThreadAwareArgs, exclude types.UID, timeout time.Duration) (*view, error) {
 	// Shutdown waits for the informers, which stop when ctx is done: cancel first.
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	defer factory.Shutdown()
 	defer cancel()
@@ -56,7 +56,7 @@ func loadView(ctx context.Context, client kubernetes.Interface, args *config.Thr
 	factory.Start(ctx.Done())
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
-			return nil, fmt.Errorf("listing %v did not complete", typ)
+			return nil, fmt.Errorf("listing %v did not complete within --sync-timeout %v (can you list nodes and pods?)", typ, timeout)
 		}
 	}
 	// The plugin learns from informer events in handlers of its own: wait until they have
