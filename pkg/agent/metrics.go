@@ -50,14 +50,16 @@ type Metrics struct {
 
 	// The node's figures, from the last usable sample, labelled with the node's name so that
 	// an alert can name it whatever the scrape configuration adds.
-	NodeTasks          *metrics.GaugeVec
-	NodeThreadsMax     *metrics.GaugeVec
-	NodePIDMax         *metrics.GaugeVec
-	NodeTaskLimit      *metrics.GaugeVec
-	KubepodsTasks      *metrics.GaugeVec
-	KubepodsTaskLimit  *metrics.GaugeVec
-	SampleTimestamp    *metrics.GaugeVec
-	SampleAge          *metrics.GaugeVec
+	NodeTasks         *metrics.GaugeVec
+	NodeThreadsMax    *metrics.GaugeVec
+	NodePIDMax        *metrics.GaugeVec
+	NodeTaskLimit     *metrics.GaugeVec
+	KubepodsTasks     *metrics.GaugeVec
+	KubepodsTaskLimit *metrics.GaugeVec
+	SampleTimestamp   *metrics.GaugeVec
+	SampleAge         *metrics.GaugeVec
+	// lastTaskLimitBound is the bound label last set, to remove its series when the other
+	// bound starts to bind. Only the agent's loop writes the node gauges.
 	lastTaskLimitBound string
 }
 
