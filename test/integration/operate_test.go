@@ -153,7 +153,9 @@ func TestOperate(t *testing.T) {
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startScheduler(t, "operate", config, "--pod-max-in-unschedulable-pods-duration=10m")
+	// Delegated authentication and authorization, so that the admin token may read /metrics.
+	sched := startScheduler(t, "operate", config, "--pod-max-in-unschedulable-pods-duration=10m",
+		"--authentication-kubeconfig="+testEnv.CP.AdminKubeconfig, "--authorization-kubeconfig="+testEnv.CP.AdminKubeconfig)
 
 	// A pod already bound to roomy and not sampled yet: 3000 tasks in flight there.
 	held := podSpec{SchedulerName: threadAwareSchedulerName, NodeGroup: g.Name, ExpectedThreads: 3000}.template("held")
@@ -256,12 +258,37 @@ func TestOperate(t *testing.T) {
 			}
 			i := strings.LastIndex(line, " ")
 			desc := strings.Replace(line[:i], "{", `{instance="`+instance+`",job="thread-agent",`, 1)
-			series = append(series, map[string]string{"series": desc, "values": line[i+1:] + "x10"})
+			series = append(series, map[string]string{"series": desc, "values": line[i+1:] + "x15"})
 			if strings.HasPrefix(line, "threadaware_node_task") {
 				t.Logf("scraped from %s: %s", node, line)
 			}
 		}
 	}
+	// The scheduler's unschedulable-pods gauge once "big", still Pending, is back among the
+	// unschedulable pods (placing "small" may have sent it through a retry).
+	const pendingPrefix = `scheduler_unschedulable_pods{plugin="ThreadAware",profile="` + threadAwareSchedulerName + `"} `
+	var pendingLine, body string
+	err := wait.PollUntilContextTimeout(ctxFor(t), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		var code int
+		code, body = httpsGet(t, sched, "/metrics", testEnv.CP.AdminToken)
+		if code != 200 {
+			return false, fmt.Errorf("scheduler /metrics: %d %s", code, body)
+		}
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, pendingPrefix) {
+				pendingLine = line
+			}
+		}
+		return pendingLine == pendingPrefix+"1", nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s1 on the scheduler's /metrics: %v\n%s", pendingPrefix, err, grepLines(body, "unschedulable_pods", 20))
+	}
+	t.Logf("scraped from the scheduler: %s", pendingLine)
+	series = append(series, map[string]string{
+		"series": strings.Replace(strings.TrimSuffix(pendingLine, " 1"), "{", `{instance="127.0.0.1:`+fmt.Sprint(sched.Port)+`",job="thread-aware-scheduler",`, 1),
+		"values": "1x15",
+	})
 	fullInstance := strings.TrimSuffix(strings.TrimPrefix(metricsURLs[full], "http://"), "/metrics")
 	rules, err := filepath.Abs(filepath.Join("..", "..", "manifests", "monitoring", "threadaware.rules.yaml"))
 	if err != nil {
@@ -295,6 +322,17 @@ func TestOperate(t *testing.T) {
 				// 30000 of 32768 is not within 3 percent of the limit.
 				map[string]any{"eval_time": "6m", "alertname": "ThreadAwareNodeTasksNearLimit", "exp_alerts": []any{}},
 				map[string]any{"eval_time": "6m", "alertname": "ThreadAwareAgentNotPublishing", "exp_alerts": []any{}},
+				// One pod ("big") Pending because of ThreadAware: the alert waits 10 minutes.
+				map[string]any{"eval_time": "9m", "alertname": "ThreadAwarePodsUnschedulable", "exp_alerts": []any{}},
+				map[string]any{"eval_time": "11m", "alertname": "ThreadAwarePodsUnschedulable", "exp_alerts": []any{map[string]any{
+					"exp_labels": map[string]string{"severity": "warning", "profile": threadAwareSchedulerName},
+					"exp_annotations": map[string]string{
+						"summary": "Pods of scheduler profile " + threadAwareSchedulerName + " are Pending because of ThreadAware.",
+						"description": "1 pods of scheduler profile " + threadAwareSchedulerName + " have been unschedulable for 10 minutes with ThreadAware " +
+							"among the plugins that rejected them: no node has room for their threads. `kubectl threadaware explain POD` shows each node's arithmetic.",
+						"runbook_url": "https://github.com/threadaware/threadaware/blob/main/docs/operate.md#threadawarepodsunschedulable",
+					},
+				}}},
 			},
 		}},
 	}
@@ -307,7 +345,7 @@ func TestOperate(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := runTool(t, promtool, "test", "rules", testFile)
-	t.Logf("promtool test rules (the alert expression %q returns %s = 30000 and nothing else; the alert fires at 6m):\n%s",
+	t.Logf("promtool test rules (the alert expression %q returns %s = 30000 and nothing else; the alert fires at 6m; ThreadAwarePodsUnschedulable fires at 11m for 1 pod):\n%s",
 		strings.Join(strings.Fields(expr), " "), promLabels("threadaware_node_tasks", fullLabels), out)
 }
 
