@@ -37,12 +37,13 @@ export CGO_ENABLED ?= 0
 # Test output names every test that ran.
 GOTEST  := go test -v -count=1
 
-.PHONY: all build scheduler thread-agent control-plane test test-unit test-minors test-integration \
-        verify fuzz bench bench-full demo image clean
+.PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool test test-unit \
+        test-monitoring test-minors test-integration verify fuzz bench bench-full demo image clean
 
 all: build
 
-build: scheduler thread-agent
+# kubectl-threadaware is a client tool: built on the main line only, not per older minor.
+build: scheduler thread-agent $(if $(K8S),,kubectl-threadaware)
 
 scheduler:
 	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/scheduler ./cmd/scheduler
@@ -50,17 +51,32 @@ scheduler:
 thread-agent:
 	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/thread-agent ./cmd/thread-agent
 
+kubectl-threadaware:
+	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-threadaware ./cmd/kubectl-threadaware
+
+# promtool, built from hack/monitoring: a module of its own, so that Prometheus' dependencies
+# (prometheus/common, client_golang, ...) never touch the scheduler's Kubernetes module graph.
+promtool:
+	cd hack/monitoring && go build -o $(OUT)/bin/promtool github.com/prometheus/prometheus/cmd/promtool
+
 # etcd, kube-apiserver and kube-controller-manager, built from this module's own graph.
 control-plane:
 	hack/build-control-plane.sh $(BIN)
 
-test: verify test-unit test-minors test-integration
+test: verify test-unit test-monitoring test-minors test-integration
 
 verify:
 	hack/verify.sh
 
 test-unit:
 	$(GOTEST) ./pkg/... ./apis/... ./cmd/... ./manifests/... ./internal/... ./hack/...
+
+# The alerting rules with Prometheus' own rule engine (promtool), and the dashboard's and the
+# rules' queries with its PromQL parser (hack/monitoring's tests).
+test-monitoring: promtool
+	$(OUT)/bin/promtool check rules manifests/monitoring/threadaware.rules.yaml
+	$(OUT)/bin/promtool test rules manifests/monitoring/tests/threadaware.rules.test.yaml
+	cd hack/monitoring && $(GOTEST) ./...
 
 # The older minors: the scheduler and agent build, and the plugin, contract and args tests pass.
 test-minors:
@@ -72,7 +88,7 @@ test-minors:
 	  go test -v -count=1 -modfile=hack/k8s/$$k.mod -tags=k8s$$k ./pkg/plugins/... ./pkg/threadinfo/... ./apis/...; \
 	done
 
-test-integration: build control-plane
+test-integration: build control-plane promtool
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
 
 fuzz:

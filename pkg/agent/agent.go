@@ -94,6 +94,7 @@ func (a *Agent) Once(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.cfg.Metrics.observeSample(a.publisher.nodeName, &r.Sample)
 	return a.write(ctx, &r.Sample, ReasonOnce)
 }
 
@@ -103,11 +104,14 @@ func (a *Agent) step(ctx context.Context) time.Duration {
 	logger := klog.FromContext(ctx)
 	defer a.lastStep.Store(a.clock.Now().UnixNano())
 	r, err := a.sampler.Sample(ctx)
+	// Whatever this step does, the published sample is one step older.
+	defer func() { a.cfg.Metrics.observePublished(a.publisher.nodeName, a.lastWritten, a.clock.Now()) }()
 	if err != nil {
 		// Already logged and counted by the sampler. The annotations stay as last written
 		// and age; the scheduler treats them as stale after its maxSampleAge.
 		return a.cfg.Interval
 	}
+	a.cfg.Metrics.observeSample(a.publisher.nodeName, &r.Sample)
 	reason, write := a.cfg.Policy.Decide(a.lastWritten, a.lastWrite, &r.Sample, a.clock.Now())
 	if !write {
 		logger.V(5).Info("Sample not written", "sinceLastWrite", a.clock.Since(a.lastWrite))

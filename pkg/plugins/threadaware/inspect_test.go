@@ -1,0 +1,99 @@
+package threadaware
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2/ktesting"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+)
+
+// TestInspectNode: the figures InspectNode reports are the ones Filter puts in its reasons.
+func TestInspectNode(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	held := []*v1.Pod{
+		javaPod("h1", "web", "a", 8000).Node("full").Obj(),
+		javaPod("h2", "web", "a", 8000).Node("full").Obj(),
+		javaPod("k1", "db", "b", 3000).Node("pods").Obj(),
+	}
+	nodes := []*v1.Node{
+		// 41200 sampled, of which 9000 belong to a pod that has left; h1 sampled at 7000 of
+		// its 8000, h2 not sampled yet.
+		makeNode("full", sample{threads: 41200, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"h1": 7000, "gone": 9000}}).Obj(),
+		makeNode("pods", sample{threads: 20000, threadsMax: 65535, pidMax: 32768, podsPIDs: 15000, podsPIDsMax: 20000}).Obj(),
+		makeNode("stale", sample{threads: 100, threadsMax: 65535, pidMax: 65536, at: staleSample}).Obj(),
+		st.MakeNode().Name("none").Obj(),
+	}
+	snapshot := cache.NewSnapshot(held, nodes)
+	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
+
+	want := map[string]NodeView{
+		"full": {Used: 32200, InFlight: 1000 + 8000, Usable: 58981},
+		"pods": {Used: 20000, InFlight: 3000, Usable: 29491, PodsUsed: 15000, PodsUsable: 18000},
+		// Stale data is still shown, with the reason it does not count.
+		"stale": {DataReason: dataStale, Used: 100, Usable: 58981},
+		"none":  {DataReason: dataMissing},
+	}
+	got := map[string]NodeView{}
+	for _, n := range nodes {
+		ni, err := snapshot.NodeInfos().Get(n.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := pl.InspectNode(ctx, ni)
+		got[n.Name] = NodeView{DataReason: v.DataReason, PIDPressure: v.PIDPressure, Used: v.Used, InFlight: v.InFlight,
+			Usable: v.Usable, PodsUsed: v.PodsUsed, PodsUsable: v.PodsUsable}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("InspectNode (-want,+got):\n%s", diff)
+	}
+
+	// Filter's reasons carry the same numbers.
+	pod := javaPod("p", "web", "a", 20000).Obj()
+	state := framework.NewCycleState()
+	pl.PreFilter(ctx, state, pod, nil)
+	for _, name := range []string{"full", "pods"} {
+		ni, _ := snapshot.NodeInfos().Get(name)
+		v := got[name]
+		wantReason := fmt.Sprintf("%s: %d used + %d in flight + 20000 requested > %d usable", ErrReasonNearTaskLimit, v.Used, v.InFlight, v.Usable)
+		s := pl.Filter(ctx, state, pod, ni)
+		if s.IsSuccess() || len(s.Reasons()) != 1 || s.Reasons()[0][:len(wantReason)] != wantReason {
+			t.Errorf("Filter on %s: %v, want a reason starting %q", name, s, wantReason)
+		}
+	}
+}
+
+// TestDemand: a pod's demand and its source, as explain shows them.
+func TestDemand(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	observed := javaPod("old", "collector", "1", -1).Node("n").Obj()
+	node := makeNode("n", sample{threads: 9000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"old": 6000}}).Obj()
+	snapshot := cache.NewSnapshot([]*v1.Pod{observed}, []*v1.Node{node})
+	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot, []runtime.Object{observed, node}...)
+	waitLearned(ctx, t, pl, "default/Deployment/collector", 6000)
+
+	type demand struct {
+		N      int64
+		Source string
+	}
+	for _, tt := range []struct {
+		name string
+		pod  *v1.Pod
+		want demand
+	}{
+		{"annotation wins", javaPod("a", "collector", "2", 8000).Obj(), demand{8000, "annotation"}},
+		{"learned from the workload", javaPod("b", "collector", "2", -1).Obj(), demand{6000, "workload"}},
+		{"default", javaPod("c", "other", "3", -1).Obj(), demand{100, "default"}},
+		{"malformed annotation falls back", javaPod("d", "other", "3", -1).Annotation("threadaware.io/expected-threads", "-5").Obj(), demand{100, "default"}},
+	} {
+		n, source := pl.Demand(tt.pod)
+		if diff := cmp.Diff(tt.want, demand{n, source}); diff != "" {
+			t.Errorf("%s: Demand (-want,+got):\n%s", tt.name, diff)
+		}
+	}
+}
