@@ -30,6 +30,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -98,6 +99,7 @@ type ControlPlane struct {
 
 	mu         sync.Mutex
 	schedulers []*Scheduler
+	nodes      []*Node
 	stopped    bool
 
 	stopOnce sync.Once
@@ -267,8 +269,14 @@ func (cp *ControlPlane) stop() error {
 	cp.mu.Lock()
 	cp.stopped = true
 	schedulers := cp.schedulers
+	nodes := cp.nodes
 	cp.mu.Unlock()
 	var errs []error
+	// Nodes first: their kubelets and containers, mounts and cgroups, while the API server
+	// still answers.
+	for _, n := range nodes {
+		errs = append(errs, n.Stop())
+	}
 	for _, s := range schedulers {
 		errs = append(errs, s.Stop(5*time.Second))
 	}
@@ -297,6 +305,9 @@ func (cp *ControlPlane) Processes() []*Process {
 	defer cp.mu.Unlock()
 	for _, s := range cp.schedulers {
 		ps = append(ps, s.Process)
+	}
+	for _, n := range cp.nodes {
+		ps = append(ps, n.Processes()...)
 	}
 	return ps
 }
@@ -505,7 +516,35 @@ func SweepStale(parent string, logf func(string, ...any)) {
 			if logf != nil {
 				logf("control plane: removing stale %s (owner %d is gone)", d, pid)
 			}
+			sweepStaleNodes(d)
 			_ = os.RemoveAll(d)
 		}
+	}
+}
+
+// StopOnSignal stops the control plane (its nodes and schedulers included) and exits the
+// process with status 1 when SIGINT or SIGTERM arrives: Ctrl-C leaves nothing behind. The
+// returned function stops listening.
+func (cp *ControlPlane) StopOnSignal() func() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			cp.opts.Logf("got %v: stopping the control plane", sig)
+			if err := cp.Stop(); err != nil {
+				cp.opts.Logf("stop control plane: %v", err)
+			}
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+		})
 	}
 }
