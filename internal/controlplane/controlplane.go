@@ -101,6 +101,10 @@ type ControlPlane struct {
 	schedulers []*Scheduler
 	nodes      []*Node
 	stopped    bool
+	// sharedCgroupMount is set when StartNode made the cgroup mount shared.
+	sharedCgroupMount bool
+	// runDirNoted and createdRunDir: whether the nodes created /run/containerd.
+	runDirNoted, createdRunDir bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -277,6 +281,7 @@ func (cp *ControlPlane) stop() error {
 	for _, n := range nodes {
 		errs = append(errs, n.Stop())
 	}
+	errs = append(errs, cp.unshareCgroupMount(), cp.removeRunDir())
 	for _, s := range schedulers {
 		errs = append(errs, s.Stop(5*time.Second))
 	}

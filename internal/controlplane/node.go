@@ -202,6 +202,10 @@ func (cp *ControlPlane) StartNode(ctx context.Context, opts NodeOptions) (_ *Nod
 	if err := createCgroupRoot(n.CgroupName); err != nil {
 		return nil, err
 	}
+	if err := cp.shareCgroupMount(); err != nil {
+		return nil, err
+	}
+	cp.noteRunDir()
 
 	// containerd
 	if err := os.WriteFile(filepath.Join(dir, "cni", "10-loopback.conflist"),
@@ -363,6 +367,98 @@ func sweepStaleNodes(cpDir string) {
 	}
 }
 
+// shareCgroupMount makes the cgroup mount shared, as it is on a systemd host: the agent's
+// DaemonSet mounts /sys/fs/cgroup with mountPropagation: HostToContainer, which the runtime
+// refuses on a private mount. ControlPlane.Stop makes it private again if it was.
+func (cp *ControlPlane) shareCgroupMount() error {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.sharedCgroupMount {
+		return nil
+	}
+	shared, err := mountIsShared(cgroupFS)
+	if err != nil || shared {
+		return err
+	}
+	if err := syscall.Mount("", cgroupFS, "", syscall.MS_SHARED|syscall.MS_REC, ""); err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", cgroupFS, err)
+	}
+	cp.opts.Logf("real nodes: made %s a shared mount (HostToContainer propagation needs it); it is made private again on stop", cgroupFS)
+	cp.sharedCgroupMount = true
+	return nil
+}
+
+// shimDir is where containerd 1.6 puts its shims' sockets, whatever its state directory.
+const shimDir = "/run/containerd"
+
+// noteRunDir remembers whether shimDir existed before the first node started.
+func (cp *ControlPlane) noteRunDir() {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.runDirNoted {
+		return
+	}
+	cp.runDirNoted = true
+	if _, err := os.Stat(shimDir); errors.Is(err, os.ErrNotExist) {
+		cp.createdRunDir = true
+	}
+}
+
+// removeRunDir removes shimDir if the nodes created it and left it empty (every shim exited).
+func (cp *ControlPlane) removeRunDir() error {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if !cp.createdRunDir {
+		return nil
+	}
+	cp.createdRunDir = false
+	for _, d := range []string{"s", "runc/k8s.io", "runc", "io.containerd.runtime.v2.task/k8s.io", "io.containerd.runtime.v2.task", ""} {
+		if err := os.Remove(filepath.Join(shimDir, d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", filepath.Join(shimDir, d), err)
+		}
+	}
+	return nil
+}
+
+// unshareCgroupMount undoes shareCgroupMount.
+func (cp *ControlPlane) unshareCgroupMount() error {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if !cp.sharedCgroupMount {
+		return nil
+	}
+	cp.sharedCgroupMount = false
+	if err := syscall.Mount("", cgroupFS, "", syscall.MS_PRIVATE|syscall.MS_REC, ""); err != nil {
+		return fmt.Errorf("make %s private again: %w", cgroupFS, err)
+	}
+	return nil
+}
+
+// mountIsShared reports whether the mount at path has a shared peer group (mountinfo's
+// optional field "shared:N").
+func mountIsShared(path string) (bool, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 7 || unescapeMount(fields[4]) != path {
+			continue
+		}
+		for _, f := range fields[6:] {
+			if f == "-" {
+				break
+			}
+			if strings.HasPrefix(f, "shared:") {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("%s is not a mount point", path)
+}
+
 // pidCapacity is the node's PID capacity as the kubelet computes it: min(pid_max, threads-max).
 func pidCapacity() (int64, error) {
 	var capacity int64
@@ -382,7 +478,8 @@ func pidCapacity() (int64, error) {
 	return capacity, nil
 }
 
-// cgroupDirs are the directories of cgroup name in each hierarchy: every v1 controller, or the
+// cgroupDirs are the directories of cgroup name in each hierarchy: every v1 controller and,
+// on a hybrid host, the unified tree (runc creates the container's cgroup there too); or the
 // v2 tree.
 func cgroupDirs(name string) []string {
 	if _, err := os.Stat(filepath.Join(cgroupFS, "cgroup.controllers")); err == nil {
@@ -391,7 +488,7 @@ func cgroupDirs(name string) []string {
 	entries, _ := os.ReadDir(cgroupFS)
 	var dirs []string
 	for _, e := range entries {
-		if !e.IsDir() || e.Name() == "unified" {
+		if !e.IsDir() {
 			continue
 		}
 		dirs = append(dirs, filepath.Join(cgroupFS, e.Name(), name))
@@ -570,8 +667,10 @@ state = %q
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = %q
 `, filepath.Join(dir, "containerd", "root"), filepath.Join(dir, "containerd", "state"), socket, socket+".ttrpc",
-		pause, CNIBinDir, filepath.Join(dir, "cni"))
+		pause, CNIBinDir, filepath.Join(dir, "cni"), filepath.Join(dir, "runc"))
 }
 
 func kubeletConfig(n *Node, port, healthz int, reservedPIDs int64) string {

@@ -178,7 +178,15 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	}); err != nil {
 		t.Errorf("the default scheduler's run shows no pthread_create failure: %v", err)
 	}
+	// Let the failing replicas crash-loop a while, as they did in the incident.
+	select {
+	case <-ctx.Done():
+	case <-time.After(20 * time.Second):
+	}
 	r := e.report(t, ctx, "incident-default")
+	if r.total().running == replicas && r.total().restarts == 0 {
+		t.Errorf("default scheduler: every replica runs without a restart")
+	}
 	t.Logf("default scheduler (%v):\n%s", time.Since(phase).Round(time.Second), r)
 	e.deleteWorkload(t, ctx, "incident-default")
 
@@ -459,7 +467,7 @@ func (e *env) killLeader(t *testing.T, ctx context.Context) (pod, holder string)
 		files, _ := filepath.Glob(filepath.Join(n.PodLogsDir, fmt.Sprintf("%s_%s_%s", p.Namespace, p.Name, p.UID), manifests.SchedulerContainer, "*.log"))
 		for _, f := range files {
 			data, _ := os.ReadFile(f)
-			if strings.Contains(string(data), "successfully acquired lease") {
+			if strings.Contains(string(data), "Successfully acquired lease") {
 				if err := e.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 					t.Fatal(err)
 				}
