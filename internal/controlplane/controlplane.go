@@ -1,9 +1,11 @@
 // Package controlplane runs a local Kubernetes control plane from binaries: etcd,
 // kube-apiserver and kube-controller-manager on 127.0.0.1 with free ports and a temporary
-// directory, and any number of kube-scheduler processes against it. There is no kubelet:
-// nodes are Node objects created through the API.
+// directory, and any number of kube-scheduler processes against it. Nodes are either Node
+// objects created through the API (no kubelet), or real nodes started with StartNode: a
+// containerd and a kubelet each, on this host (node.go; root only).
 //
-// The integration tests (test/integration) and the demo (hack/demo.sh) use it. Binaries come
+// The integration tests (test/integration), the demo (hack/demo.sh) and the real-node e2e
+// (test/e2e) use it. Binaries come
 // from `make control-plane` (hack/build-control-plane.sh) and `make scheduler`.
 //
 //	cp, err := controlplane.Start(ctx, controlplane.Options{BinDir: "_output/bin"})

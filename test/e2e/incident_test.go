@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,8 +202,10 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	r.expectHealthy(t, replicas)
 	e.deleteWorkload(t, ctx, "incident-threadaware")
 
-	// 3. Failover: half the replicas placed, the leading scheduler pod killed, the other half
-	// requested at once; the standby takes the Lease and places them.
+	// 3. Failover: half the replicas placed, the leading scheduler pod killed (its processes
+	// SIGKILLed, so it cannot release the Lease, and the pod deleted), the other half requested
+	// at once; the standby (or the Deployment's replacement) takes the Lease when it expires and
+	// places them.
 	phase = time.Now()
 	e.peak.reset()
 	e.createWorkload(t, ctx, "incident-failover", manifests.SchedulerName, replicas/2)
@@ -218,12 +221,15 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	}
 	t.Logf("failover: killed leader pod %s (lease holder %s) with %d of %d replicas placed, then scaled to %d", leader, holder, replicas/2, replicas, replicas)
 	e.waitBound(t, ctx, "incident-failover", replicas)
-	lease, err := e.client.CoordinationV1().Leases(manifests.Namespace).Get(ctx, manifests.LeaseName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	newHolder := ptr.Deref(lease.Spec.HolderIdentity, "")
-	if newHolder == holder || newHolder == "" {
+	var newHolder string
+	if err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		lease, err := e.client.CoordinationV1().Leases(manifests.Namespace).Get(ctx, manifests.LeaseName, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		newHolder = ptr.Deref(lease.Spec.HolderIdentity, "")
+		return newHolder != holder && newHolder != "", nil
+	}); err != nil {
 		t.Errorf("the Lease is still held by %q after its holder's pod was killed", newHolder)
 	}
 	e.waitStarted(t, ctx, "incident-failover", replicas)
@@ -468,6 +474,9 @@ func (e *env) killLeader(t *testing.T, ctx context.Context) (pod, holder string)
 		for _, f := range files {
 			data, _ := os.ReadFile(f)
 			if strings.Contains(string(data), "Successfully acquired lease") {
+				if killed := killPod(n, string(p.UID)); killed == 0 {
+					t.Fatalf("no process of scheduler pod %s found in its cgroup", p.Name)
+				}
 				if err := e.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 					t.Fatal(err)
 				}
@@ -477,6 +486,27 @@ func (e *env) killLeader(t *testing.T, ctx context.Context) (pod, holder string)
 	}
 	t.Fatalf("no scheduler pod's log says it acquired the lease (holder %s)", holder)
 	return "", ""
+}
+
+// killPod SIGKILLs every process in the pod's cgroup on its node and returns how many.
+func killPod(n *controlplane.Node, uid string) int {
+	killed := 0
+	_ = filepath.WalkDir(n.PIDsCgroup(), func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || !strings.Contains(path, "pod"+uid) {
+			return nil
+		}
+		b, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+		if err != nil {
+			return nil
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+		return nil
+	})
+	return killed
 }
 
 func readInt(path string) (int64, error) {
