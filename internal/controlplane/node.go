@@ -108,6 +108,9 @@ type NodeOptions struct {
 	Kubelet string
 	// ReadyTimeout bounds the wait for the Node to be Ready. Defaults to 2 minutes.
 	ReadyTimeout time.Duration
+	// StaticPods are pod manifests (file name to YAML) the kubelet runs from its staticPodPath;
+	// it creates a mirror pod in the API for each.
+	StaticPods map[string]string
 }
 
 // Node is a running containerd + kubelet.
@@ -190,7 +193,7 @@ func (cp *ControlPlane) StartNode(ctx context.Context, opts NodeOptions) (_ *Nod
 			_ = n.Stop()
 		}
 	}()
-	for _, d := range []string{"containerd/root", "containerd/state", "cni", "kubelet", "pod-logs"} {
+	for _, d := range []string{"containerd/root", "containerd/state", "cni", "kubelet", "pod-logs", "manifests"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
 		}
@@ -198,6 +201,14 @@ func (cp *ControlPlane) StartNode(ctx context.Context, opts NodeOptions) (_ *Nod
 	rec, _ := json.Marshal(nodeRecord{CgroupName: n.CgroupName, Socket: n.Socket})
 	if err := os.WriteFile(filepath.Join(dir, "node.json"), rec, 0o644); err != nil {
 		return nil, err
+	}
+	for name, yaml := range opts.StaticPods {
+		if name != filepath.Base(name) || !strings.HasSuffix(name, ".yaml") {
+			return nil, fmt.Errorf("node %s: static pod file name %q: want a plain name ending in .yaml", n.Name, name)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "manifests", name), []byte(yaml), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	if err := createCgroupRoot(n.CgroupName); err != nil {
 		return nil, err
@@ -688,6 +699,7 @@ failCgroupV1: false
 failSwapOn: false
 containerRuntimeEndpoint: unix://%s
 podLogsDir: %s
+staticPodPath: %s
 resolvConf: ""
 authentication:
   anonymous:
@@ -709,5 +721,5 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 nodeStatusUpdateFrequency: 5s
-`, port, healthz, n.CgroupName, n.Socket, n.PodLogsDir, reservedPIDs)
+`, port, healthz, n.CgroupName, n.Socket, n.PodLogsDir, filepath.Join(n.Dir, "manifests"), reservedPIDs)
 }

@@ -132,7 +132,7 @@ func TestIncidentOnRealNodes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			n, err := cp.StartNode(ctx, controlplane.NodeOptions{Name: nb.name, PodPIDBudget: nb.budget,
-				Images: tarList, PauseImage: images.Pause})
+				Images: tarList, PauseImage: images.Pause, StaticPods: map[string]string{"static.yaml": staticPod}})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -239,6 +239,21 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	t.Logf("e2e wall time %v", time.Since(start).Round(time.Second))
 }
 
+// staticPod runs on every node from its kubelet's staticPodPath: its cgroup is named after
+// the kubelet's hash of it, while its mirror pod in the API has a UID of its own.
+const staticPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: static-pause
+  namespace: kube-system
+spec:
+  hostNetwork: true
+  containers:
+  - name: pause
+    image: ` + images.Pause + `
+    imagePullPolicy: Never
+`
+
 // setAPIPort points the overlay's KUBERNETES_SERVICE_PORT at this API server.
 func setAPIPort(t *testing.T, o *unstructured.Unstructured, port string) {
 	containers, found, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
@@ -304,6 +319,20 @@ func (e *env) waitComponents(t *testing.T, ctx context.Context) {
 			if s.PodsPIDsMax != max || len(s.PodThreads) == 0 {
 				last = fmt.Sprintf("node %s: agent publishes pods-pids-max %d and %d pods, kubepods pids.max is %d", name, s.PodsPIDsMax, len(s.PodThreads), max)
 				return false, nil
+			}
+			// The static pod is published under its mirror pod's UID, not the kubelet's hash.
+			mirror, err := e.client.CoreV1().Pods("kube-system").Get(ctx, "static-pause-"+name, metav1.GetOptions{})
+			if err != nil {
+				last = fmt.Sprintf("node %s: mirror pod: %v", name, err)
+				return false, nil
+			}
+			hash := mirror.Annotations[v1.MirrorPodAnnotationKey]
+			if _, ok := s.PodThreads[string(mirror.UID)]; !ok || hash == "" || hash == string(mirror.UID) {
+				last = fmt.Sprintf("node %s: pod-threads %v lacks mirror pod %s (config hash %q)", name, s.PodThreads, mirror.UID, hash)
+				return false, nil
+			}
+			if _, ok := s.PodThreads[hash]; ok {
+				return false, fmt.Errorf("node %s: pod-threads lists the static pod under its config hash %s: %v", name, hash, s.PodThreads)
 			}
 		}
 		lease, err := e.client.CoordinationV1().Leases(manifests.Namespace).Get(ctx, manifests.LeaseName, metav1.GetOptions{})

@@ -25,6 +25,7 @@ type nodeRow struct {
 	current, peak      int64 // kubepods pids.current now, and the highest seen during the phase
 	placed, running    int
 	failures, restarts int
+	states             map[string]int // why replicas are not running: CrashLoopBackOff, Error, ...
 }
 
 type report struct {
@@ -45,10 +46,15 @@ func (r report) total() nodeRow {
 
 func (r report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-7s %7s %9s %12s %6s %7s %8s %16s %8s\n", "node", "budget", "published", "pids.current", "peak", "placed", "running", "pthread failures", "restarts")
+	fmt.Fprintf(&b, "%-7s %7s %9s %12s %6s %7s %8s %16s %8s  %s\n", "node", "budget", "published", "pids.current", "peak", "placed", "running", "pthread failures", "restarts", "not running")
 	for _, row := range r.rows {
-		fmt.Fprintf(&b, "%-7s %7d %9d %12d %6d %7d %8d %16d %8d\n", row.node, row.budget, row.published, row.current, row.peak,
-			row.placed, row.running, row.failures, row.restarts)
+		var states []string
+		for st, n := range row.states {
+			states = append(states, fmt.Sprintf("%d %s", n, st))
+		}
+		sort.Strings(states)
+		fmt.Fprintf(&b, "%-7s %7d %9d %12d %6d %7d %8d %16d %8d  %s\n", row.node, row.budget, row.published, row.current, row.peak,
+			row.placed, row.running, row.failures, row.restarts, strings.Join(states, ", "))
 	}
 	t := r.total()
 	fmt.Fprintf(&b, "%-7s %7s %9s %12s %6s %7d %8d %16d %8d", "total", "", "", "", "", t.placed, t.running, t.failures, t.restarts)
@@ -86,7 +92,7 @@ func (e *env) report(t *testing.T, ctx context.Context, name string) report {
 	sort.Strings(names)
 	r := report{name: name}
 	for _, n := range names {
-		row := &nodeRow{node: n, peak: e.peak.get(n)}
+		row := &nodeRow{node: n, peak: e.peak.get(n), states: map[string]int{}}
 		dir := e.nodes[n].PIDsCgroup()
 		row.budget, _ = readInt(filepath.Join(dir, "pids.max"))
 		row.current, _ = readInt(filepath.Join(dir, "pids.current"))
@@ -105,8 +111,15 @@ func (e *env) report(t *testing.T, ctx context.Context, name string) report {
 		row.placed++
 		for _, cs := range p.Status.ContainerStatuses {
 			row.restarts += int(cs.RestartCount)
-			if cs.State.Running != nil && p.Status.Phase == v1.PodRunning {
+			switch {
+			case cs.State.Running != nil && p.Status.Phase == v1.PodRunning:
 				row.running++
+			case cs.State.Waiting != nil:
+				row.states[cs.State.Waiting.Reason]++
+			case cs.State.Terminated != nil:
+				row.states[cs.State.Terminated.Reason]++
+			default:
+				row.states[string(p.Status.Phase)]++
 			}
 		}
 		row.failures += strings.Count(e.podLog(p), failureMessage)
