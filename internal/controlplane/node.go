@@ -3,6 +3,8 @@ package controlplane
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -352,6 +354,7 @@ func cleanupNode(dir, cgroupName, socket string) error {
 	}
 	if socket != "" {
 		killByCmdline("-address " + socket)
+		removeShimSockets(dir, socket)
 	}
 	if err := unmountBelow(dir); err != nil {
 		errs = append(errs, err)
@@ -367,6 +370,21 @@ func cleanupNode(dir, cgroupName, socket string) error {
 	return errors.Join(errs...)
 }
 
+// removeShimSockets removes the sockets of the node's shims from shimDir: a shim killed before
+// it could clean up leaves its socket, which containerd 1.6 names
+// <shimDir>/s/<sha256 of "<containerd address>/<namespace>/<container id>">.
+func removeShimSockets(dir, socket string) {
+	tasks := filepath.Join(dir, "containerd", "state", "io.containerd.runtime.v2.task")
+	namespaces, _ := os.ReadDir(tasks)
+	for _, ns := range namespaces {
+		ids, _ := os.ReadDir(filepath.Join(tasks, ns.Name()))
+		for _, id := range ids {
+			sum := sha256.Sum256([]byte(filepath.Join(socket, ns.Name(), id.Name())))
+			_ = os.Remove(filepath.Join(shimDir, "s", hex.EncodeToString(sum[:])))
+		}
+	}
+}
+
 // sweepStaleNodes cleans up the nodes of a control plane directory whose owner is gone.
 func sweepStaleNodes(cpDir string) {
 	recs, _ := filepath.Glob(filepath.Join(cpDir, "nodes", "*", "node.json"))
@@ -375,6 +393,12 @@ func sweepStaleNodes(cpDir string) {
 		if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &r) == nil && strings.HasPrefix(r.CgroupName, "threadaware-") {
 			_ = cleanupNode(filepath.Dir(p), r.CgroupName, r.Socket)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(cpDir, markerSharedMount)); err == nil {
+		_ = unshareMount()
+	}
+	if _, err := os.Stat(filepath.Join(cpDir, markerRunDir)); err == nil {
+		_ = removeEmptyRunDir()
 	}
 }
 
@@ -396,7 +420,8 @@ func (cp *ControlPlane) shareCgroupMount() error {
 	}
 	cp.opts.Logf("real nodes: made %s a shared mount (HostToContainer propagation needs it); it is made private again on stop", cgroupFS)
 	cp.sharedCgroupMount = true
-	return nil
+	// For SweepStale, should this process be killed before it can undo it.
+	return os.WriteFile(filepath.Join(cp.Dir, markerSharedMount), nil, 0o644)
 }
 
 // shimDir is where containerd 1.6 puts its shims' sockets, whatever its state directory.
@@ -412,6 +437,7 @@ func (cp *ControlPlane) noteRunDir() {
 	cp.runDirNoted = true
 	if _, err := os.Stat(shimDir); errors.Is(err, os.ErrNotExist) {
 		cp.createdRunDir = true
+		_ = os.WriteFile(filepath.Join(cp.Dir, markerRunDir), nil, 0o644)
 	}
 }
 
@@ -423,6 +449,11 @@ func (cp *ControlPlane) removeRunDir() error {
 		return nil
 	}
 	cp.createdRunDir = false
+	return removeEmptyRunDir()
+}
+
+// removeEmptyRunDir removes shimDir and the folders containerd made in it, if they are empty.
+func removeEmptyRunDir() error {
 	for _, d := range []string{"s", "runc/k8s.io", "runc", "io.containerd.runtime.v2.task/k8s.io", "io.containerd.runtime.v2.task", ""} {
 		if err := os.Remove(filepath.Join(shimDir, d)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", filepath.Join(shimDir, d), err)
@@ -439,11 +470,21 @@ func (cp *ControlPlane) unshareCgroupMount() error {
 		return nil
 	}
 	cp.sharedCgroupMount = false
+	return unshareMount()
+}
+
+func unshareMount() error {
 	if err := syscall.Mount("", cgroupFS, "", syscall.MS_PRIVATE|syscall.MS_REC, ""); err != nil {
 		return fmt.Errorf("make %s private again: %w", cgroupFS, err)
 	}
 	return nil
 }
+
+// Markers in a control plane's folder: what its nodes changed on the host, for SweepStale.
+const (
+	markerSharedMount = "cgroup-mount-made-shared"
+	markerRunDir      = "run-containerd-created"
+)
 
 // mountIsShared reports whether the mount at path has a shared peer group (mountinfo's
 // optional field "shared:N").
