@@ -107,6 +107,8 @@ type ControlPlane struct {
 	sharedCgroupMount bool
 	// runDirNoted and createdRunDir: whether the nodes created /run/containerd.
 	runDirNoted, createdRunDir bool
+	// sysctls are the kernel settings from before the first kubelet started.
+	sysctls map[string]string
 
 	stopOnce sync.Once
 	stopErr  error
@@ -283,7 +285,7 @@ func (cp *ControlPlane) stop() error {
 	for _, n := range nodes {
 		errs = append(errs, n.Stop())
 	}
-	errs = append(errs, cp.unshareCgroupMount(), cp.removeRunDir())
+	errs = append(errs, cp.unshareCgroupMount(), cp.removeRunDir(), cp.restoreSysctls())
 	for _, s := range schedulers {
 		errs = append(errs, s.Stop(5*time.Second))
 	}

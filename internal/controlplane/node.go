@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -219,6 +220,9 @@ func (cp *ControlPlane) StartNode(ctx context.Context, opts NodeOptions) (_ *Nod
 		return nil, err
 	}
 	cp.noteRunDir()
+	if err := cp.saveSysctls(); err != nil {
+		return nil, err
+	}
 
 	// containerd
 	if err := os.WriteFile(filepath.Join(dir, "cni", "10-loopback.conflist"),
@@ -400,6 +404,12 @@ func sweepStaleNodes(cpDir string) {
 	if _, err := os.Stat(filepath.Join(cpDir, markerRunDir)); err == nil {
 		_ = removeEmptyRunDir()
 	}
+	if b, err := os.ReadFile(filepath.Join(cpDir, markerSysctls)); err == nil && len(b) < 4096 {
+		var saved map[string]string
+		if json.Unmarshal(b, &saved) == nil {
+			_ = writeSysctls(saved)
+		}
+	}
 }
 
 // shareCgroupMount makes the cgroup mount shared, as it is on a systemd host: the agent's
@@ -480,10 +490,70 @@ func unshareMount() error {
 	return nil
 }
 
+// kubeletSysctls are the kernel settings a kubelet sets at start (protectKernelDefaults is
+// false: with true it refuses to start on a host that has other values), /proc/sys paths.
+var kubeletSysctls = []string{
+	"vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
+	"kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes",
+}
+
+// saveSysctls records the kernel settings the kubelets will change, once, in memory and in the
+// control plane's folder (for SweepStale); ControlPlane.Stop writes them back.
+func (cp *ControlPlane) saveSysctls() error {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.sysctls != nil {
+		return nil
+	}
+	saved := map[string]string{}
+	for _, k := range kubeletSysctls {
+		b, err := os.ReadFile(filepath.Join("/proc/sys", k))
+		if err != nil {
+			continue // not on this kernel
+		}
+		saved[k] = strings.TrimSpace(string(b))
+	}
+	data, err := json.Marshal(saved)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(cp.Dir, markerSysctls), data, 0o644); err != nil {
+		return err
+	}
+	cp.sysctls = saved
+	return nil
+}
+
+// restoreSysctls writes back what saveSysctls recorded.
+func (cp *ControlPlane) restoreSysctls() error {
+	cp.mu.Lock()
+	saved := cp.sysctls
+	cp.sysctls = nil
+	cp.mu.Unlock()
+	return writeSysctls(saved)
+}
+
+func writeSysctls(saved map[string]string) error {
+	var errs []error
+	for k, v := range saved {
+		if !slices.Contains(kubeletSysctls, k) {
+			continue
+		}
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join("/proc/sys", k), []byte(v+"\n"), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s: %w", k, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Markers in a control plane's folder: what its nodes changed on the host, for SweepStale.
 const (
 	markerSharedMount = "cgroup-mount-made-shared"
 	markerRunDir      = "run-containerd-created"
+	markerSysctls     = "sysctls-before-kubelets.json"
 )
 
 // mountIsShared reports whether the mount at path has a shared peer group (mountinfo's
