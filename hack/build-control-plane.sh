@@ -3,7 +3,10 @@
 # etcd, kube-apiserver and kube-controller-manager, from hack/controlplane (a module pinned to
 # the main module's Kubernetes version). Nothing is downloaded but Go modules.
 #
-# Usage: hack/build-control-plane.sh DIR
+# Usage: hack/build-control-plane.sh DIR [kubelet]
+#
+# With "kubelet", builds only the kubelet (for the real-node e2e, `make kubelet`) from the same
+# module, so it is exactly the version of the control plane.
 #
 # A binary is rebuilt only when it is missing or older than one of its inputs (this script,
 # hack/controlplane/go.mod, go.sum and *.go). FORCE=1 rebuilds all three.
@@ -37,6 +40,11 @@ build() { # name package
   echo "control-plane: built $name in $((SECONDS - start))s"
 }
 
+if [ "${2:-}" = kubelet ]; then
+  build kubelet k8s.io/kubernetes/cmd/kubelet
+  "$out/kubelet" --version
+  exit 0
+fi
 build etcd ./etcd
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager

@@ -1,9 +1,11 @@
 // Package controlplane runs a local Kubernetes control plane from binaries: etcd,
 // kube-apiserver and kube-controller-manager on 127.0.0.1 with free ports and a temporary
-// directory, and any number of kube-scheduler processes against it. There is no kubelet:
-// nodes are Node objects created through the API.
+// directory, and any number of kube-scheduler processes against it. Nodes are either Node
+// objects created through the API (no kubelet), or real nodes started with StartNode: a
+// containerd and a kubelet each, on this host (node.go; root only).
 //
-// The integration tests (test/integration) and the demo (hack/demo.sh) use it. Binaries come
+// The integration tests (test/integration), the demo (hack/demo.sh) and the real-node e2e
+// (test/e2e) use it. Binaries come
 // from `make control-plane` (hack/build-control-plane.sh) and `make scheduler`.
 //
 //	cp, err := controlplane.Start(ctx, controlplane.Options{BinDir: "_output/bin"})
@@ -30,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -98,7 +101,14 @@ type ControlPlane struct {
 
 	mu         sync.Mutex
 	schedulers []*Scheduler
+	nodes      []*Node
 	stopped    bool
+	// sharedCgroupMount is set when StartNode made the cgroup mount shared.
+	sharedCgroupMount bool
+	// runDirNoted and createdRunDir: whether the nodes created /run/containerd.
+	runDirNoted, createdRunDir bool
+	// sysctls are the kernel settings from before the first kubelet started.
+	sysctls map[string]string
 
 	stopOnce sync.Once
 	stopErr  error
@@ -267,8 +277,15 @@ func (cp *ControlPlane) stop() error {
 	cp.mu.Lock()
 	cp.stopped = true
 	schedulers := cp.schedulers
+	nodes := cp.nodes
 	cp.mu.Unlock()
 	var errs []error
+	// Nodes first: their kubelets and containers, mounts and cgroups, while the API server
+	// still answers.
+	for _, n := range nodes {
+		errs = append(errs, n.Stop())
+	}
+	errs = append(errs, cp.unshareCgroupMount(), cp.removeRunDir(), cp.restoreSysctls())
 	for _, s := range schedulers {
 		errs = append(errs, s.Stop(5*time.Second))
 	}
@@ -297,6 +314,9 @@ func (cp *ControlPlane) Processes() []*Process {
 	defer cp.mu.Unlock()
 	for _, s := range cp.schedulers {
 		ps = append(ps, s.Process)
+	}
+	for _, n := range cp.nodes {
+		ps = append(ps, n.Processes()...)
 	}
 	return ps
 }
@@ -505,7 +525,35 @@ func SweepStale(parent string, logf func(string, ...any)) {
 			if logf != nil {
 				logf("control plane: removing stale %s (owner %d is gone)", d, pid)
 			}
+			sweepStaleNodes(d)
 			_ = os.RemoveAll(d)
 		}
+	}
+}
+
+// StopOnSignal stops the control plane (its nodes and schedulers included) and exits the
+// process with status 1 when SIGINT or SIGTERM arrives: Ctrl-C leaves nothing behind. The
+// returned function stops listening.
+func (cp *ControlPlane) StopOnSignal() func() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			cp.opts.Logf("got %v: stopping the control plane", sig)
+			if err := cp.Stop(); err != nil {
+				cp.opts.Logf("stop control plane: %v", err)
+			}
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+		})
 	}
 }

@@ -26,6 +26,9 @@ type Layout struct {
 	Driver  CgroupDriver
 	// Kubepods is the directory of the kubepods cgroup, the parent of every pod cgroup.
 	Kubepods string
+	// Base is the root of the hierarchy Kubepods was found in: the cgroup root (v2) or its
+	// pids controller (v1). Limits are read from Kubepods up to, not including, Base.
+	Base string
 }
 
 func (l Layout) String() string {
@@ -39,44 +42,171 @@ func (l Layout) String() string {
 // sit directly under kubepods.
 var qosClasses = []string{"burstable", "besteffort"}
 
-var errNoKubepods = errors.New("no kubepods cgroup (looked for kubepods.slice and kubepods)")
+var errNoKubepods = errors.New("no kubepods cgroup (looked for directories named kubepods, kubepods.slice and <prefix>-kubepods.slice)")
 
-// detectLayout finds the kubepods cgroup. The unified hierarchy (v2) is recognised by
-// cgroup.controllers at the root; otherwise the v1 pids controller is expected at <root>/pids.
-// The driver is told apart by the name of the kubepods cgroup.
-func detectLayout(root string) (Layout, error) {
-	base, version := root, 2
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			return Layout{}, err
+// errAmbiguous is returned when several kubepods cgroups were found and the pods bound to this
+// node do not say which one is this node's.
+var errAmbiguous = errors.New("several kubepods cgroups and none holds more of this node's pods than the others")
+
+const (
+	// maxSearchDepth bounds how deep below the controller root a kubepods cgroup is looked for.
+	// The kubelet puts it right below its cgroup root (kind: /kubelet.slice/kubelet-kubepods.slice;
+	// a cgroup root of /a/b/c gives depth 4).
+	maxSearchDepth = 6
+	// maxSearchDirs bounds the directories read while searching, so a host with a huge cgroup
+	// tree (thousands of systemd units) costs a bounded amount of work per sample.
+	maxSearchDirs = 4096
+)
+
+// cgroupBase returns the directory holding the pids controller's hierarchy and its version:
+// the unified hierarchy (v2) is recognised by cgroup.controllers at the root, otherwise the v1
+// pids controller is expected at <root>/pids.
+func cgroupBase(root string) (string, int, error) {
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		return root, 2, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", 0, err
+	}
+	pids := filepath.Join(root, "pids")
+	fi, err := os.Stat(pids)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", 0, fmt.Errorf("%s is neither a cgroup v2 root (no cgroup.controllers) nor a cgroup v1 root (no pids controller)", root)
 		}
-		pids := filepath.Join(root, "pids")
-		fi, err := os.Stat(pids)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return Layout{}, fmt.Errorf("%s is neither a cgroup v2 root (no cgroup.controllers) nor a cgroup v1 root (no pids controller)", root)
+		return "", 0, err
+	}
+	if !fi.IsDir() {
+		return "", 0, fmt.Errorf("%s is not a directory", pids)
+	}
+	return pids, 1, nil
+}
+
+// kubepodsDriver tells whether a directory name is a kubepods cgroup, and how it is named:
+// "kubepods" (cgroupfs driver) or "kubepods.slice" / "<prefix>-kubepods.slice" (systemd driver,
+// where a cgroupRoot of /kubelet gives kubelet.slice/kubelet-kubepods.slice).
+func kubepodsDriver(name string) (CgroupDriver, bool) {
+	switch {
+	case name == "kubepods":
+		return DriverCgroupfs, true
+	case name == "kubepods.slice" || strings.HasSuffix(name, "-kubepods.slice") && len(name) > len("-kubepods.slice"):
+		return DriverSystemd, true
+	}
+	return "", false
+}
+
+// findKubepods lists every kubepods cgroup below base, breadth first, at most maxSearchDepth
+// levels down and reading at most maxSearchDirs directories. It does not look inside a kubepods
+// cgroup, nor follow symbolic links.
+func findKubepods(base string, version int) ([]Layout, error) {
+	var found []Layout
+	level := []string{base}
+	read := 0
+	for depth := 0; depth < maxSearchDepth && len(level) > 0; depth++ {
+		var next []string
+		for _, dir := range level {
+			if read >= maxSearchDirs {
+				return found, fmt.Errorf("%s: stopped searching for kubepods cgroups after %d directories", base, maxSearchDirs)
 			}
-			return Layout{}, err
+			read++
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				if dir == base {
+					return nil, err
+				}
+				continue // removed while searching, or not readable: not a kubepods cgroup
+			}
+			for _, e := range entries {
+				if !e.IsDir() {
+					continue
+				}
+				path := filepath.Join(dir, e.Name())
+				if driver, ok := kubepodsDriver(e.Name()); ok {
+					found = append(found, Layout{Version: version, Driver: driver, Kubepods: path, Base: base})
+					continue
+				}
+				next = append(next, path)
+			}
 		}
-		if !fi.IsDir() {
-			return Layout{}, fmt.Errorf("%s is not a directory", pids)
-		}
-		base, version = pids, 1
+		level = next
 	}
-	for _, c := range []struct {
-		dir    string
-		driver CgroupDriver
-	}{{"kubepods.slice", DriverSystemd}, {"kubepods", DriverCgroupfs}} {
-		dir := filepath.Join(base, c.dir)
-		fi, err := os.Stat(dir)
-		if err == nil && fi.IsDir() {
-			return Layout{Version: version, Driver: c.driver, Kubepods: dir}, nil
+	return found, nil
+}
+
+// detectLayout finds this node's kubepods cgroup below the cgroup root, whatever the kubelet's
+// cgroupRoot and driver. When several exist (several kubelets on one host, or a leftover tree),
+// it picks the one holding the most pods of nodePods (the pods the API server says are bound to
+// this node, by the UID their cgroup is named after); nodePods may be nil when unknown.
+func detectLayout(root string, nodePods map[string]string) (Layout, error) {
+	base, version, err := cgroupBase(root)
+	if err != nil {
+		return Layout{}, err
+	}
+	found, searchErr := findKubepods(base, version)
+	switch len(found) {
+	case 0:
+		if searchErr != nil {
+			return Layout{}, fmt.Errorf("%w: %w", errNoKubepods, searchErr)
 		}
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return Layout{}, err
+		return Layout{}, fmt.Errorf("%s: %w", base, errNoKubepods)
+	case 1:
+		return found[0], nil
+	}
+	best, bestScore, tie := Layout{}, 0, false
+	for _, l := range found {
+		pods, _, err := l.listPodCgroups()
+		if err != nil {
+			continue
+		}
+		score := 0
+		for _, p := range pods {
+			if _, ok := nodePods[p.uid]; ok {
+				score++
+			}
+		}
+		switch {
+		case score > bestScore:
+			best, bestScore, tie = l, score, false
+		case score == bestScore:
+			tie = true
 		}
 	}
-	return Layout{}, fmt.Errorf("%s: %w", base, errNoKubepods)
+	if bestScore == 0 || tie {
+		names := make([]string, len(found))
+		for i, l := range found {
+			names[i] = l.Kubepods
+		}
+		return Layout{}, fmt.Errorf("%w (%d known pods on this node): %s", errAmbiguous, len(nodePods), strings.Join(names, ", "))
+	}
+	return best, nil
+}
+
+// effectiveLimit is the lowest pids.max from kubepods up through its ancestors to (not
+// including) base, the controller root, which has no limit file: a limit set on the kubelet's
+// cgroup root or above binds the pods as much as kubepods' own. unlimited is true when no
+// cgroup on the way has a finite limit.
+func effectiveLimit(base, kubepods string, buf *[maxValueFile]byte) (limit int64, unlimited bool, err error) {
+	rel, err := filepath.Rel(base, kubepods)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return 0, false, fmt.Errorf("%s is not below %s", kubepods, base)
+	}
+	unlimited = true
+	for dir := kubepods; dir != base && len(dir) > len(base); dir = filepath.Dir(dir) {
+		path := filepath.Join(dir, "pids.max")
+		n, max, err := readLimit(path, buf)
+		if err != nil {
+			return 0, false, err
+		}
+		if max {
+			continue
+		}
+		if n < 1 {
+			return 0, false, fmt.Errorf("%s: %d is not a limit (want at least 1 or \"max\")", path, n)
+		}
+		if unlimited || n < limit {
+			limit, unlimited = n, false
+		}
+	}
+	return limit, unlimited, nil
 }
 
 // podCgroup is one pod's cgroup directory.
@@ -88,9 +218,18 @@ type podCgroup struct {
 // qosDir is the directory name of a QoS class cgroup under kubepods.
 func (l Layout) qosDir(qos string) string {
 	if l.Driver == DriverSystemd {
-		return "kubepods-" + qos + ".slice"
+		return l.slicePrefix() + "-" + qos + ".slice"
 	}
 	return qos
+}
+
+// slicePrefix is the systemd unit prefix of the cgroups below kubepods: the kubepods slice's
+// name without ".slice" ("kubepods", or "kubelet-kubepods" for a cgroupRoot of /kubelet).
+func (l Layout) slicePrefix() string {
+	if l.Kubepods == "" {
+		return "kubepods"
+	}
+	return strings.TrimSuffix(filepath.Base(l.Kubepods), ".slice")
 }
 
 // podUID returns the pod UID in a pod cgroup's directory name, for a pod of the given QoS
@@ -98,9 +237,9 @@ func (l Layout) qosDir(qos string) string {
 func (l Layout) podUID(qos, name string) (string, bool) {
 	prefix, suffix := "pod", ""
 	if l.Driver == DriverSystemd {
-		prefix, suffix = "kubepods-pod", ".slice"
+		prefix, suffix = l.slicePrefix()+"-pod", ".slice"
 		if qos != "" {
-			prefix = "kubepods-" + qos + "-pod"
+			prefix = l.slicePrefix() + "-" + qos + "-pod"
 		}
 	}
 	rest, ok := strings.CutPrefix(name, prefix)
@@ -117,11 +256,14 @@ func (l Layout) podUID(qos, name string) (string, bool) {
 	return rest, true
 }
 
+// maxUIDLength bounds a pod UID: a UUID is 36 characters, a static pod's hash 32.
+const maxUIDLength = 64
+
 // validUID accepts what pod UIDs look like (RFC 4122 UUIDs, or the hex hashes of static
 // pods): letters, digits and dashes. Anything else could not be written in the contract's
 // "<uid>=<count>" list.
 func validUID(uid string) bool {
-	if uid == "" {
+	if uid == "" || len(uid) > maxUIDLength {
 		return false
 	}
 	for _, r := range uid {

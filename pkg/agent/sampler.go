@@ -46,6 +46,18 @@ type SamplerConfig struct {
 	Clock clock.PassiveClock
 	// Metrics counts samples and problems; nil counts nothing.
 	Metrics *Metrics
+	// Pods tells which pods the API server has bound to this node. It picks this node's
+	// kubepods cgroup when the host has several, and maps a static pod's cgroup to its mirror
+	// pod. Nil: neither (a host with one kubepods cgroup needs only the mapping).
+	Pods PodSource
+}
+
+// PodSource lists the pods bound to this node.
+type PodSource interface {
+	// NodePods maps the UID each pod's cgroup is named after (a static pod's config hash) to
+	// the UID of its object in the API. ok is false while the source has nothing to tell
+	// (not synced yet); the map must not be modified.
+	NodePods() (pods map[string]string, ok bool)
 }
 
 // Sampler reads samples. It keeps the last layout and problems seen, to log when they change,
@@ -55,6 +67,7 @@ type Sampler struct {
 	cgroupRoot string
 	clock      clock.PassiveClock
 	metrics    *Metrics
+	pods       PodSource
 	lastLayout Layout
 	// lastProblems are the messages of the previous sample's problems.
 	lastProblems map[string]bool
@@ -63,7 +76,7 @@ type Sampler struct {
 
 // NewSampler returns a Sampler for cfg.
 func NewSampler(cfg SamplerConfig) *Sampler {
-	s := &Sampler{proc: newProcPaths(cfg.ProcRoot), cgroupRoot: cfg.CgroupRoot, clock: cfg.Clock, metrics: cfg.Metrics}
+	s := &Sampler{proc: newProcPaths(cfg.ProcRoot), cgroupRoot: cfg.CgroupRoot, clock: cfg.Clock, metrics: cfg.Metrics, pods: cfg.Pods}
 	if s.clock == nil {
 		s.clock = clock.RealClock{}
 	}
@@ -140,7 +153,13 @@ func (s *Sampler) readPositive(path string) (int64, error) {
 func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading) {
 	logger := klog.FromContext(ctx)
 	r.Sample.PodThreads = map[string]int64{}
-	layout, err := detectLayout(s.cgroupRoot)
+	var nodePods map[string]string
+	if s.pods != nil {
+		if pods, ok := s.pods.NodePods(); ok {
+			nodePods = pods
+		}
+	}
+	layout, err := detectLayout(s.cgroupRoot, nodePods)
 	if err != nil {
 		r.addProblem(SourceCgroup, err)
 		return
@@ -156,14 +175,13 @@ func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading) {
 		r.addProblem(SourceKubepods, err)
 	} else {
 		r.Sample.PodsPIDs, r.Sample.HasPodsPIDs = current, true
-		limit, unlimited, err := readLimit(filepath.Join(layout.Kubepods, "pids.max"), &s.buf)
+		// The pods' budget is the lowest limit from kubepods up to the controller root.
+		limit, unlimited, err := effectiveLimit(layout.Base, layout.Kubepods, &s.buf)
 		switch {
 		case err != nil:
 			r.addProblem(SourceKubepods, err)
 		case unlimited:
 			// No limit: pods-pids-max stays absent.
-		case limit < 1:
-			r.addProblem(SourceKubepods, fmt.Errorf("%s: %d is not a limit (want at least 1 or \"max\")", filepath.Join(layout.Kubepods, "pids.max"), limit))
 		default:
 			r.Sample.PodsPIDsMax = limit
 		}
@@ -185,11 +203,17 @@ func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading) {
 			r.addProblem(SourcePod, err)
 			continue
 		}
-		if _, dup := r.Sample.PodThreads[p.uid]; dup {
-			r.addProblem(SourcePod, fmt.Errorf("%s: pod UID %s has more than one cgroup; kept the first", p.dir, p.uid))
+		uid := p.uid
+		if apiUID, ok := nodePods[uid]; ok {
+			// A static pod's cgroup is named after the kubelet's UID for it (the hash of its
+			// manifest); the scheduler knows it by its mirror pod's UID.
+			uid = apiUID
+		}
+		if _, dup := r.Sample.PodThreads[uid]; dup {
+			r.addProblem(SourcePod, fmt.Errorf("%s: pod UID %s has more than one cgroup; kept the first", p.dir, uid))
 			continue
 		}
-		r.Sample.PodThreads[p.uid] = n
+		r.Sample.PodThreads[uid] = n
 	}
 }
 

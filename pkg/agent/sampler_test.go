@@ -117,6 +117,10 @@ func TestSampleLayouts(t *testing.T) {
 			want := &Reading{Sample: tt.wantSample, Layout: tt.wantLayout}
 			want.Sample.ObservedAt = sampleTime
 			want.Layout.Kubepods = filepath.Join(root, "cgroup", tt.wantLayout.Kubepods)
+			want.Layout.Base = filepath.Join(root, "cgroup")
+			if tt.wantLayout.Version == 1 {
+				want.Layout.Base = filepath.Join(root, "cgroup", "pids")
+			}
 			if diff := cmp.Diff(want, r); diff != "" {
 				t.Errorf("reading (-want,+got):\n%s", diff)
 			}
