@@ -37,7 +37,7 @@ export CGO_ENABLED ?= 0
 # Test output names every test that ran.
 GOTEST  := go test -v -count=1
 
-.PHONY: all build scheduler thread-agent control-plane test test-unit test-minors test-integration \
+.PHONY: all build scheduler thread-agent control-plane test test-unit test-race test-minors test-integration \
         verify fuzz bench bench-full demo image clean
 
 all: build
@@ -54,13 +54,18 @@ thread-agent:
 control-plane:
 	hack/build-control-plane.sh $(BIN)
 
-test: verify test-unit test-minors test-integration
+test: verify test-unit test-race test-minors test-integration
 
 verify:
 	hack/verify.sh
 
 test-unit:
 	$(GOTEST) ./pkg/... ./apis/... ./cmd/... ./manifests/... ./internal/... ./hack/...
+
+# The race detector over the code that runs concurrently: the plugin (informer handlers
+# against parallel Filter/Score), the contract and the agent. It needs cgo.
+test-race:
+	CGO_ENABLED=1 $(GOTEST) -race ./pkg/plugins/... ./pkg/threadinfo/... ./pkg/agent/...
 
 # The older minors: the scheduler and agent build, and the plugin, contract and args tests pass.
 test-minors:
@@ -73,11 +78,14 @@ test-minors:
 test-integration: build control-plane
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
 
+# FUZZTIME=10m for a long run of each target.
+FUZZTIME ?= 30s
 fuzz:
-	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParseNode -fuzztime 30s
-	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParsePodThreads -fuzztime 30s
-	go test ./pkg/agent -run '^$$' -fuzz FuzzParseLoadavg -fuzztime 30s
-	go test ./pkg/agent -run '^$$' -fuzz FuzzPodUID -fuzztime 30s
+	go test ./pkg/plugins/threadaware -run '^$$' -fuzz FuzzFilterScore -fuzztime $(FUZZTIME)
+	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParseNode -fuzztime $(FUZZTIME)
+	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParsePodThreads -fuzztime $(FUZZTIME)
+	go test ./pkg/agent -run '^$$' -fuzz FuzzParseLoadavg -fuzztime $(FUZZTIME)
+	go test ./pkg/agent -run '^$$' -fuzz FuzzPodUID -fuzztime $(FUZZTIME)
 
 # scheduler_perf: a short run (minutes) and the full table for docs/performance.md.
 bench: scheduler control-plane
