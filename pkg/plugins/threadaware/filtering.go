@@ -113,7 +113,7 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 		return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of min(threads-max %d, pid-max %d))",
 			ErrReasonNearTaskLimit, used, l.inFlight, s.demand, e.usable, 100-pl.headroomPercent, sample.ThreadsMax, sample.PIDMax))
 	}
-	if e.podsUsable > 0 {
+	if e.podsLimited {
 		podsUsed := max(0, sample.PodsPIDs-l.departed)
 		if threadinfo.AddSat(threadinfo.AddSat(podsUsed, l.inFlight), s.demand) > e.podsUsable {
 			pl.metrics.rejected[rejectPodsPIDs].Inc()

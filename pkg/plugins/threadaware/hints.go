@@ -96,7 +96,7 @@ func (pl *ThreadAware) roomFor(logger klog.Logger, e *nodeEntry, demand int64, p
 	if threadinfo.AddSat(threadinfo.AddSat(used, l.inFlight), demand) > e.usable {
 		return rejectTaskLimit
 	}
-	if e.podsUsable > 0 && threadinfo.AddSat(threadinfo.AddSat(max(0, e.sample.PodsPIDs-l.departed), l.inFlight), demand) > e.podsUsable {
+	if e.podsLimited && threadinfo.AddSat(threadinfo.AddSat(max(0, e.sample.PodsPIDs-l.departed), l.inFlight), demand) > e.podsUsable {
 		return rejectPodsPIDs
 	}
 	return ""

@@ -23,10 +23,12 @@ type nodeEntry struct {
 	// first saw the sample: a sample stamped in the future ages from then.
 	observedAt int64
 	// limit is min(threads-max, pid-max); usable and podsUsable are the task budgets after
-	// headroom; podsUsable is 0 when the kubepods cgroup is unlimited.
-	limit      int64
-	usable     int64
-	podsUsable int64
+	// headroom. podsLimited is false when the kubepods cgroup is unlimited; podsUsable can be
+	// 0 when it is limited (pids.max 1).
+	limit       int64
+	usable      int64
+	podsUsable  int64
+	podsLimited bool
 	// baseline is the tasks that no pod owns (threads minus all sampled pods): evicting pods
 	// cannot bring the node below it.
 	baseline int64
@@ -152,6 +154,7 @@ func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry) *n
 	e.limit = sample.Limit()
 	e.usable = e.limit * (100 - s.headroomPercent) / 100
 	if sample.PodsPIDsMax > 0 {
+		e.podsLimited = true
 		e.podsUsable = sample.PodsPIDsMax * (100 - s.headroomPercent) / 100
 	}
 	e.baseline = max(0, sample.Threads-sample.PodThreadsTotal())
