@@ -2,15 +2,18 @@ package threadaware
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2/ktesting"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
 )
 
 // waitLearned waits until the informers have delivered what the test created.
@@ -189,5 +192,32 @@ func TestInFlightFollowsLearnedDemand(t *testing.T) {
 	pl.learned.setNode("elsewhere", map[string]int64{"old-0": 8000}, freshSample.UnixNano())
 	if got := pl.load(e, ni, testNow.UnixNano()).inFlight; got != 8000 {
 		t.Errorf("in flight = %d after the workload was observed at 8000, want 8000", got)
+	}
+}
+
+// BenchmarkLearnedSetNodeDaemonSet feeds one node's sample at a time for a DaemonSet with a
+// pod on every node: the cost of an update must not grow with the number of nodes (the
+// workload's members are not walked).
+func BenchmarkLearnedSetNodeDaemonSet(b *testing.B) {
+	for _, nodes := range []int{100, 5000} {
+		b.Run(fmt.Sprintf("%dnodes", nodes), func(b *testing.B) {
+			l := newLearnedDemand()
+			at := testNow.UnixNano()
+			samples := make([]map[string]int64, nodes)
+			names := make([]string, nodes)
+			for i := range nodes {
+				names[i] = fmt.Sprintf("node-%05d", i)
+				uid := fmt.Sprintf("agent-%05d", i)
+				l.setPod(st.MakePod().Namespace("kube-system").Name(uid).UID(uid).Node(fmt.Sprintf("node-%05d", i)).
+					OwnerReference("agent", appsv1.SchemeGroupVersion.WithKind("DaemonSet")).Obj(), at)
+				samples[i] = map[string]int64{uid: 12}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				n := i % nodes
+				l.setNode(names[n], samples[n], at+int64(i))
+			}
+		})
 	}
 }
