@@ -13,7 +13,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -145,9 +144,23 @@ func (pl *ThreadAware) watch(ctx context.Context, h fwk.Handle) error {
 		return err
 	}
 	pl.handlersSynced = func() bool { return pods.HasSynced() && nodes.HasSynced() }
-	// The real clock: the learned demands expire in wall time, once per slot.
-	go wait.UntilWithContext(ctx, func(context.Context) { pl.learned.expire(time.Now().UnixNano()) }, slotLength)
+	go pl.expireLearned(ctx)
 	return nil
+}
+
+// expireLearned expires the learned demands once per slot, on the real clock, until ctx is
+// done. The first expiry is one slot after the start.
+func (pl *ThreadAware) expireLearned(ctx context.Context) {
+	ticker := time.NewTicker(slotLength)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-ticker.C:
+			pl.learned.expire(now.UnixNano())
+		}
+	}
 }
 
 // handlerSyncTimeout bounds how long a cycle waits for the plugin's handlers to sync; the pod
