@@ -80,11 +80,12 @@ func apiUID(p fuzzPod) string {
 // values and held pods, and checks that a pod is never admitted to a node whose projected
 // tasks exceed its usable limit. The projection is worked out here, in arbitrary precision,
 // from the parts of the model that are not a matter of policy: the sample's threads less the
-// tasks of listed pods no longer held, every held pod that had not started at the sample at
-// its whole demand (at most the node's limit), every listed pod that is younger than
-// demandWindow at its demand less its count, and the incoming pod's demand. Pods that are
-// older, or settled and unlisted, count 0 here, so the check is a lower bound the plugin
-// must respect. Scores must lie in [0, MaxScore].
+// tasks of listed pods no longer held, every held pod the sample does not list and that had
+// not been running for podSettle at the sample at its whole demand (at most the node's
+// limit), every listed pod that is younger than demandWindow (or not running by its status)
+// at its demand less its count, and the incoming pod's demand. Pods that are older, or
+// settled and unlisted, count 0 here, so the check is a lower bound the plugin must respect.
+// Scores must lie in [0, MaxScore].
 func FuzzFilterScore(f *testing.F) {
 	f.Add("38000", "65535", "65536", "", "", "", int64(60), []byte{}, "9223372036854775807")
 	f.Add("38000", "65535", "65536", "", "", "", int64(60), []byte{0, 13, 0, 1}, "30000")
@@ -170,12 +171,13 @@ func FuzzFilterScore(f *testing.F) {
 			}
 			observed, listed := sample.PodThreads[p.uid]
 			switch {
-			case p.start < 0 || (!listed && p.start < podSettle):
-				inFlight.Add(inFlight, dd) // not started, or not settled and not listed
 			case listed && p.start <= demandWindow:
+				// Listed, so started whatever its status says, and young.
 				if rest := new(big.Int).Sub(dd, big.NewInt(observed)); rest.Sign() > 0 {
 					inFlight.Add(inFlight, rest)
 				}
+			case !listed && p.start < podSettle:
+				inFlight.Add(inFlight, dd) // not started, or not settled, and not listed
 			}
 		}
 		departed := new(big.Int)
