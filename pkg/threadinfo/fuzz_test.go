@@ -38,6 +38,9 @@ func FuzzParseNode(f *testing.F) {
 		if s.Threads < 0 || s.ThreadsMax < 1 || s.PIDMax < 1 || s.PodsPIDs < 0 || s.PodsPIDsMax < 1 {
 			t.Fatalf("parsed values out of bounds: %+v", s)
 		}
+		if s.PIDMax > MaxTaskLimit {
+			t.Fatalf("parsed pid-max %d is above MaxTaskLimit", s.PIDMax)
+		}
 		for _, n := range []int64{s.Threads, s.ThreadsMax, s.PIDMax, s.PodsPIDs, s.PodsPIDsMax} {
 			if n >= MaxCount {
 				t.Fatalf("parsed value %d is not below MaxCount: %+v", n, s)

@@ -50,6 +50,6 @@ const (
 	MaxCount int64 = 1 << 30
 	// MaxTaskLimit is the highest task limit a node can have: pid_max cannot exceed
 	// PID_MAX_LIMIT, 2^22 on 64-bit kernels, and a node's limit is min(threads-max, pid_max).
-	// A pod expecting more threads fits no node.
+	// A larger pid-max is malformed; a pod expecting more threads fits no node.
 	MaxTaskLimit int64 = 1 << 22
 )

@@ -29,6 +29,8 @@ var (
 	errNotPositive = errors.New("must be greater than 0")
 	errNegative    = errors.New("must not be negative")
 	errTooLarge    = fmt.Errorf("must be below %d: no Linux node counts that many tasks", MaxCount)
+	// errAbovePIDMaxLimit: the kernel refuses a pid_max above PID_MAX_LIMIT.
+	errAbovePIDMaxLimit = fmt.Errorf("must be at most %d, the kernel's PID_MAX_LIMIT", MaxTaskLimit)
 )
 
 // ErrAboveTaskLimit is wrapped by ParseExpectedThreads when a pod expects more threads than
@@ -51,6 +53,9 @@ func ParseNode(annotations map[string]string) (*Sample, error) {
 	}
 	if s.PIDMax, err = requiredInt(annotations, AnnotationPIDMax, 1); err != nil {
 		return nil, err
+	}
+	if s.PIDMax > MaxTaskLimit {
+		return nil, &ParseError{Key: AnnotationPIDMax, Value: annotations[AnnotationPIDMax], Err: errAbovePIDMaxLimit}
 	}
 	observedAt, ok := annotations[AnnotationObservedAt]
 	if !ok {

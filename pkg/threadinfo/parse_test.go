@@ -91,6 +91,7 @@ func TestParseNode(t *testing.T) {
 		{name: "threads int64 max", annotations: with(func(a map[string]string) { a[AnnotationThreads] = "9223372036854775807" }), wantErrKey: AnnotationThreads},
 		{name: "threads 2^62", annotations: with(func(a map[string]string) { a[AnnotationThreads] = "4611686018427387904" }), wantErrKey: AnnotationThreads},
 		{name: "threads-max 2^30", annotations: with(func(a map[string]string) { a[AnnotationThreadsMax] = "1073741824" }), wantErrKey: AnnotationThreadsMax},
+		{name: "pid-max just above PID_MAX_LIMIT", annotations: with(func(a map[string]string) { a[AnnotationPIDMax] = "4194305" }), wantErrKey: AnnotationPIDMax},
 		{name: "pid-max above int64", annotations: with(func(a map[string]string) { a[AnnotationPIDMax] = "9223372036854775808" }), wantErrKey: AnnotationPIDMax},
 		{name: "pods-pids 2^62", annotations: with(func(a map[string]string) { a[AnnotationPodsPIDs] = "4611686018427387904" }), wantErrKey: AnnotationPodsPIDs},
 		{name: "pods-pids-max int64 max", annotations: with(func(a map[string]string) { a[AnnotationPodsPIDsMax] = "9223372036854775807" }), wantErrKey: AnnotationPodsPIDsMax},
