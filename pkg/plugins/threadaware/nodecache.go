@@ -82,11 +82,13 @@ func (s *nodeStore) update(logger klog.Logger, node *v1.Node) *nodeEntry {
 func (s *nodeStore) peek(logger klog.Logger, node *v1.Node) *nodeEntry {
 	s.mu.RLock()
 	e, ok := s.byNode[node]
-	prev := s.byName[node.Name]
 	s.mu.RUnlock()
 	if ok {
 		return e
 	}
+	s.mu.RLock()
+	prev := s.byName[node.Name]
+	s.mu.RUnlock()
 	return s.parse(logger, node, prev)
 }
 
@@ -95,11 +97,14 @@ func (s *nodeStore) peek(logger klog.Logger, node *v1.Node) *nodeEntry {
 func (s *nodeStore) store(logger klog.Logger, node *v1.Node, add bool) *nodeEntry {
 	s.mu.RLock()
 	e, ok := s.byNode[node]
-	prev := s.byName[node.Name]
 	s.mu.RUnlock()
 	if ok {
+		// The hot path: no lookup by name, which would touch the node's name.
 		return e
 	}
+	s.mu.RLock()
+	prev := s.byName[node.Name]
+	s.mu.RUnlock()
 	e = s.parse(logger, node, prev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
