@@ -38,8 +38,8 @@ export CGO_ENABLED ?= 0
 GOTEST  := go test -v -count=1
 
 .PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool test test-unit \
-        test-monitoring test-minors test-integration verify fuzz bench bench-full demo image clean \
-        kubelet images e2e
+        test-race test-monitoring test-minors test-integration verify fuzz bench bench-full demo \
+        image clean kubelet images e2e
 
 all: build
 
@@ -65,7 +65,7 @@ promtool:
 control-plane:
 	hack/build-control-plane.sh $(BIN)
 
-test: verify test-unit test-monitoring test-minors test-integration e2e
+test: verify test-unit test-race test-monitoring test-minors test-integration e2e
 
 verify:
 	hack/verify.sh
@@ -80,6 +80,11 @@ test-monitoring: promtool
 	$(OUT)/bin/promtool test rules manifests/monitoring/tests/threadaware.rules.test.yaml
 	cd hack/monitoring && $(GOTEST) ./...
 
+# The race detector over the code that runs concurrently: the plugin (informer handlers
+# against parallel Filter/Score), the contract and the agent. It needs cgo.
+test-race:
+	CGO_ENABLED=1 $(GOTEST) -race ./pkg/plugins/... ./pkg/threadinfo/... ./pkg/agent/...
+
 # The older minors: the scheduler and agent build, and the plugin, contract and args tests pass.
 test-minors:
 	for k in $(MINORS); do \
@@ -93,11 +98,14 @@ test-minors:
 test-integration: build control-plane promtool
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
 
+# FUZZTIME=10m for a long run of each target.
+FUZZTIME ?= 30s
 fuzz:
-	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParseNode -fuzztime 30s
-	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParsePodThreads -fuzztime 30s
-	go test ./pkg/agent -run '^$$' -fuzz FuzzParseLoadavg -fuzztime 30s
-	go test ./pkg/agent -run '^$$' -fuzz FuzzPodUID -fuzztime 30s
+	go test ./pkg/plugins/threadaware -run '^$$' -fuzz FuzzFilterScore -fuzztime $(FUZZTIME)
+	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParseNode -fuzztime $(FUZZTIME)
+	go test ./pkg/threadinfo -run '^$$' -fuzz FuzzParsePodThreads -fuzztime $(FUZZTIME)
+	go test ./pkg/agent -run '^$$' -fuzz FuzzParseLoadavg -fuzztime $(FUZZTIME)
+	go test ./pkg/agent -run '^$$' -fuzz FuzzPodUID -fuzztime $(FUZZTIME)
 
 # scheduler_perf: a short run (minutes) and the full table for docs/performance.md.
 bench: scheduler control-plane

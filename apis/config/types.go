@@ -7,8 +7,8 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 type StaleNodePolicy string
 
 const (
-	// StaleNodeAllow lets such a node pass Filter with a neutral score, so an agent outage never
-	// stops scheduling.
+	// StaleNodeAllow lets such a node pass Filter, scored below every node with current data, so
+	// an agent outage never stops scheduling.
 	StaleNodeAllow StaleNodePolicy = "Allow"
 	// StaleNodeReject filters such a node out.
 	StaleNodeReject StaleNodePolicy = "Reject"

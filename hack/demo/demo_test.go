@@ -120,7 +120,7 @@ func TestSimNodeAsTheAgentReadsIt(t *testing.T) {
 		want := threadinfo.Sample{
 			Threads: step.wantThreads, ThreadsMax: 30000, PIDMax: 4194304,
 			PodsPIDs: step.wantThreads - 23000, HasPodsPIDs: true,
-			PodThreads: step.wantPods,
+			PodThreads: step.wantPods, HasPodThreads: true,
 		}
 		got := r.Sample
 		got.ObservedAt = time.Time{}

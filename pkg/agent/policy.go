@@ -14,7 +14,8 @@ const (
 	ReasonFirst Reason = "first"
 	// ReasonLimitsChanged: threads-max, pid-max or pods-pids-max changed.
 	ReasonLimitsChanged Reason = "limits-changed"
-	// ReasonPodsChanged: a pod cgroup appeared or disappeared.
+	// ReasonPodsChanged: a pod cgroup appeared or disappeared, or per-pod data was gained or
+	// lost.
 	ReasonPodsChanged Reason = "pods-changed"
 	// ReasonValueMoved: tasks on the node, in kubepods or in one pod moved by more than the
 	// threshold, or pods-pids appeared or disappeared.
@@ -43,7 +44,7 @@ func (p Policy) Decide(last *threadinfo.Sample, lastWrite time.Time, cur *thread
 		return ReasonFirst, true
 	case last.ThreadsMax != cur.ThreadsMax || last.PIDMax != cur.PIDMax || last.PodsPIDsMax != cur.PodsPIDsMax:
 		return ReasonLimitsChanged, true
-	case !samePods(last.PodThreads, cur.PodThreads):
+	case last.HasPodThreads != cur.HasPodThreads || !samePods(last.PodThreads, cur.PodThreads):
 		return ReasonPodsChanged, true
 	case p.valueMoved(last, cur):
 		return ReasonValueMoved, true

@@ -14,7 +14,7 @@ func TestPolicyDecide(t *testing.T) {
 	// Limit is min(threads-max, pid-max) = 10000, so 1% is 100 tasks.
 	base := func() *threadinfo.Sample {
 		return &threadinfo.Sample{Threads: 5000, ThreadsMax: 10000, PIDMax: 32768, PodsPIDs: 3000, HasPodsPIDs: true,
-			PodsPIDsMax: 4000, PodThreads: map[string]int64{"a": 1000, "b": 2000}, ObservedAt: t0}
+			PodsPIDsMax: 4000, PodThreads: map[string]int64{"a": 1000, "b": 2000}, HasPodThreads: true, ObservedAt: t0}
 	}
 	with := func(mod func(s *threadinfo.Sample)) *threadinfo.Sample {
 		s := base()
@@ -60,6 +60,10 @@ func TestPolicyDecide(t *testing.T) {
 			sinceWrite: time.Second, wantReason: ReasonPodsChanged, wantWrite: true},
 		{name: "a pod replaced by another", last: base(), cur: with(func(s *threadinfo.Sample) { delete(s.PodThreads, "a"); s.PodThreads["c"] = 1000 }),
 			sinceWrite: time.Second, wantReason: ReasonPodsChanged, wantWrite: true},
+		{name: "per-pod data lost", last: base(), cur: with(func(s *threadinfo.Sample) { s.PodThreads, s.HasPodThreads = nil, false }),
+			sinceWrite: time.Second, wantReason: ReasonPodsChanged, wantWrite: true},
+		{name: "per-pod data back, no pods", last: with(func(s *threadinfo.Sample) { s.PodThreads, s.HasPodThreads = nil, false }),
+			cur: with(func(s *threadinfo.Sample) { s.PodThreads = map[string]int64{} }), sinceWrite: time.Second, wantReason: ReasonPodsChanged, wantWrite: true},
 		{name: "threads-max changed", last: base(), cur: with(func(s *threadinfo.Sample) { s.ThreadsMax++ }),
 			sinceWrite: time.Second, wantReason: ReasonLimitsChanged, wantWrite: true},
 		{name: "pid-max changed", last: base(), cur: with(func(s *threadinfo.Sample) { s.PIDMax = 4194304 }),

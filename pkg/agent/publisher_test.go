@@ -28,7 +28,7 @@ func TestNodePatch(t *testing.T) {
 		{
 			name: "every key set",
 			sample: threadinfo.Sample{Threads: 1234, ThreadsMax: 127573, PIDMax: 4194304, PodsPIDs: 412, HasPodsPIDs: true,
-				PodsPIDsMax: 30000, PodThreads: map[string]int64{"b": 2, "a": 1}, ObservedAt: at},
+				PodsPIDsMax: 30000, PodThreads: map[string]int64{"b": 2, "a": 1}, HasPodThreads: true, ObservedAt: at},
 			want: map[string]*string{
 				threadinfo.AnnotationThreads: ptr("1234"), threadinfo.AnnotationThreadsMax: ptr("127573"),
 				threadinfo.AnnotationPIDMax: ptr("4194304"), threadinfo.AnnotationPodsPIDs: ptr("412"),
@@ -39,7 +39,7 @@ func TestNodePatch(t *testing.T) {
 		{
 			name: "unlimited kubepods removes pods-pids-max",
 			sample: threadinfo.Sample{Threads: 10, ThreadsMax: 100, PIDMax: 100, PodsPIDs: 4, HasPodsPIDs: true,
-				PodThreads: map[string]int64{}, ObservedAt: at},
+				PodThreads: map[string]int64{}, HasPodThreads: true, ObservedAt: at},
 			want: map[string]*string{
 				threadinfo.AnnotationThreads: ptr("10"), threadinfo.AnnotationThreadsMax: ptr("100"),
 				threadinfo.AnnotationPIDMax: ptr("100"), threadinfo.AnnotationPodsPIDs: ptr("4"),
@@ -48,12 +48,12 @@ func TestNodePatch(t *testing.T) {
 			},
 		},
 		{
-			name:   "no kubepods cgroup removes pods-pids and pods-pids-max",
+			name:   "no kubepods cgroup removes pods-pids, pods-pids-max and pod-threads (no per-pod data)",
 			sample: threadinfo.Sample{Threads: 10, ThreadsMax: 100, PIDMax: 100, ObservedAt: at},
 			want: map[string]*string{
 				threadinfo.AnnotationThreads: ptr("10"), threadinfo.AnnotationThreadsMax: ptr("100"),
 				threadinfo.AnnotationPIDMax: ptr("100"), threadinfo.AnnotationPodsPIDs: nil,
-				threadinfo.AnnotationPodsPIDsMax: nil, threadinfo.AnnotationPodThreads: ptr(""),
+				threadinfo.AnnotationPodsPIDsMax: nil, threadinfo.AnnotationPodThreads: nil,
 				threadinfo.AnnotationObservedAt: ptr("2026-11-22T04:30:00Z"),
 			},
 		},
@@ -107,7 +107,7 @@ func TestPublishKeepsOtherAnnotationsAndLabels(t *testing.T) {
 	}}
 	client := fake.NewClientset(node)
 	s := &threadinfo.Sample{Threads: 10, ThreadsMax: 100, PIDMax: 200, PodsPIDs: 4, HasPodsPIDs: true,
-		PodThreads: map[string]int64{"p1": 3}, ObservedAt: time.Date(2026, 11, 22, 4, 30, 0, 0, time.UTC)}
+		PodThreads: map[string]int64{"p1": 3}, HasPodThreads: true, ObservedAt: time.Date(2026, 11, 22, 4, 30, 0, 0, time.UTC)}
 	if err := NewPublisher(client, "node-a").Publish(ctx, s); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}

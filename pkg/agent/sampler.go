@@ -152,7 +152,6 @@ func (s *Sampler) readPositive(path string) (int64, error) {
 // sampleCgroups fills pods-pids, pods-pids-max and the per-pod task counts.
 func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading) {
 	logger := klog.FromContext(ctx)
-	r.Sample.PodThreads = map[string]int64{}
 	var nodePods map[string]string
 	if s.pods != nil {
 		if pods, ok := s.pods.NodePods(); ok {
@@ -192,9 +191,11 @@ func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading) {
 		r.addProblem(SourcePod, e)
 	}
 	if err != nil {
+		// No per-pod data: pod-threads is left out, which the scheduler tells from "no pods".
 		r.addProblem(SourceKubepods, err)
 		return
 	}
+	r.Sample.PodThreads, r.Sample.HasPodThreads = make(map[string]int64, len(pods)), true
 	for _, p := range pods {
 		n, err := readInt(filepath.Join(p.dir, "pids.current"), &s.buf)
 		if err != nil {

@@ -14,8 +14,10 @@ func (s *Sample) Annotations() map[string]string {
 		AnnotationThreads:    strconv.FormatInt(s.Threads, 10),
 		AnnotationThreadsMax: strconv.FormatInt(s.ThreadsMax, 10),
 		AnnotationPIDMax:     strconv.FormatInt(s.PIDMax, 10),
-		AnnotationPodThreads: FormatPodThreads(s.PodThreads),
 		AnnotationObservedAt: s.ObservedAt.UTC().Format(time.RFC3339),
+	}
+	if s.HasPodThreads {
+		a[AnnotationPodThreads] = FormatPodThreads(s.PodThreads)
 	}
 	if s.HasPodsPIDs {
 		a[AnnotationPodsPIDs] = strconv.FormatInt(s.PodsPIDs, 10)

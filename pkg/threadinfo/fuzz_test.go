@@ -7,6 +7,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// absent, as the fuzzed pod-threads value, leaves the key out: a node without per-pod data.
+const absent = "<absent>"
+
 // FuzzParseNode checks that any annotation values parse without panicking, that a parsed
 // sample respects the contract's bounds, and that formatting it and parsing again is lossless.
 func FuzzParseNode(f *testing.F) {
@@ -14,11 +17,15 @@ func FuzzParseNode(f *testing.F) {
 	f.Add("0", "1", "1", "0", "1", "", "2026-11-22T04:00:00.5+02:00")
 	f.Add("-1", "0", "x", "", "", "a=,=1,,", "not-a-time")
 	f.Add("9223372036854775807", "9223372036854775808", "1", "1", "1", "a=1,a=1", "2026-01-01T00:00:00Z")
+	f.Add("1073741823", "1073741824", "4194304", "4611686018427387904", "1", absent, "2026-01-01T00:00:00Z")
 	f.Fuzz(func(t *testing.T, threads, threadsMax, pidMax, podsPIDs, podsPIDsMax, podThreads, observedAt string) {
 		in := map[string]string{
 			AnnotationThreads: threads, AnnotationThreadsMax: threadsMax, AnnotationPIDMax: pidMax,
 			AnnotationPodsPIDs: podsPIDs, AnnotationPodsPIDsMax: podsPIDsMax,
 			AnnotationPodThreads: podThreads, AnnotationObservedAt: observedAt,
+		}
+		if podThreads == absent {
+			delete(in, AnnotationPodThreads)
 		}
 		s, err := ParseNode(in)
 		if err != nil {
@@ -31,8 +38,19 @@ func FuzzParseNode(f *testing.F) {
 		if s.Threads < 0 || s.ThreadsMax < 1 || s.PIDMax < 1 || s.PodsPIDs < 0 || s.PodsPIDsMax < 1 {
 			t.Fatalf("parsed values out of bounds: %+v", s)
 		}
+		if s.PIDMax > MaxTaskLimit {
+			t.Fatalf("parsed pid-max %d is above MaxTaskLimit", s.PIDMax)
+		}
+		for _, n := range []int64{s.Threads, s.ThreadsMax, s.PIDMax, s.PodsPIDs, s.PodsPIDsMax} {
+			if n >= MaxCount {
+				t.Fatalf("parsed value %d is not below MaxCount: %+v", n, s)
+			}
+		}
+		if s.HasPodThreads != (podThreads != absent) {
+			t.Fatalf("HasPodThreads = %v for pod-threads %q", s.HasPodThreads, podThreads)
+		}
 		for uid, n := range s.PodThreads {
-			if uid == "" || n < 0 {
+			if uid == "" || n < 0 || n >= MaxCount {
 				t.Fatalf("bad pod entry %q=%d", uid, n)
 			}
 		}

@@ -20,7 +20,8 @@ const (
 	// AnnotationPodsPIDsMax is pids.max of the kubepods cgroup; absent when unlimited.
 	AnnotationPodsPIDsMax = Prefix + "pods-pids-max"
 	// AnnotationPodThreads lists tasks per pod: "<pod-uid>=<count>" joined by ",", one entry
-	// per pod cgroup on the node.
+	// per pod cgroup on the node. "" means the node runs no pods; an absent key means the
+	// agent has no per-pod data (it could not list the pod cgroups).
 	AnnotationPodThreads = Prefix + "pod-threads"
 	// AnnotationObservedAt is the RFC3339 UTC time at which the sample was read.
 	AnnotationObservedAt = Prefix + "observed-at"
@@ -40,3 +41,15 @@ var NodeKeys = []string{
 	AnnotationPodThreads,
 	AnnotationObservedAt,
 }
+
+// Bounds of the contract's numbers, from the Linux kernel's own limits.
+const (
+	// MaxCount is the highest count any node annotation may carry: threads-max cannot exceed
+	// FUTEX_TID_MASK (2^30 - 1), so no task count or limit reaches 2^30. A larger value is
+	// malformed. It keeps every sum of a node's counts far from overflowing an int64.
+	MaxCount int64 = 1 << 30
+	// MaxTaskLimit is the highest task limit a node can have: pid_max cannot exceed
+	// PID_MAX_LIMIT, 2^22 on 64-bit kernels, and a node's limit is min(threads-max, pid_max).
+	// A larger pid-max is malformed; a pod expecting more threads fits no node.
+	MaxTaskLimit int64 = 1 << 22
+)

@@ -28,7 +28,14 @@ var (
 	errMissing     = errors.New("missing, but other " + Prefix + " annotations are set")
 	errNotPositive = errors.New("must be greater than 0")
 	errNegative    = errors.New("must not be negative")
+	errTooLarge    = fmt.Errorf("must be below %d: no Linux node counts that many tasks", MaxCount)
+	// errAbovePIDMaxLimit: the kernel refuses a pid_max above PID_MAX_LIMIT.
+	errAbovePIDMaxLimit = fmt.Errorf("must be at most %d, the kernel's PID_MAX_LIMIT", MaxTaskLimit)
 )
+
+// ErrAboveTaskLimit is wrapped by ParseExpectedThreads when a pod expects more threads than
+// any node's task limit (MaxTaskLimit): such a pod fits no node.
+var ErrAboveTaskLimit = fmt.Errorf("above %d, the highest task limit a Linux node can have", MaxTaskLimit)
 
 // ParseNode reads a Sample from a node's annotations. It returns ErrNoData when none of the
 // contract's keys is present, and a *ParseError for the first key that is missing or malformed.
@@ -46,6 +53,9 @@ func ParseNode(annotations map[string]string) (*Sample, error) {
 	}
 	if s.PIDMax, err = requiredInt(annotations, AnnotationPIDMax, 1); err != nil {
 		return nil, err
+	}
+	if s.PIDMax > MaxTaskLimit {
+		return nil, &ParseError{Key: AnnotationPIDMax, Value: annotations[AnnotationPIDMax], Err: errAbovePIDMaxLimit}
 	}
 	observedAt, ok := annotations[AnnotationObservedAt]
 	if !ok {
@@ -73,6 +83,7 @@ func ParseNode(annotations map[string]string) (*Sample, error) {
 		if s.PodThreads, err = ParsePodThreads(v); err != nil {
 			return nil, &ParseError{Key: AnnotationPodThreads, Value: v, Err: err}
 		}
+		s.HasPodThreads = true
 	}
 	return s, nil
 }
@@ -93,8 +104,8 @@ func ParsePodThreads(v string) (map[string]int64, error) {
 			return nil, fmt.Errorf("entry %q has an empty or padded pod UID", entry)
 		}
 		n, err := strconv.ParseInt(count, 10, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("entry %q does not have a non-negative base-10 count", entry)
+		if err != nil || n < 0 || n >= MaxCount {
+			return nil, fmt.Errorf("entry %q does not have a base-10 count from 0 to %d", entry, MaxCount-1)
 		}
 		if _, dup := out[uid]; dup {
 			return nil, fmt.Errorf("pod UID %q is listed twice", uid)
@@ -105,15 +116,26 @@ func ParsePodThreads(v string) (map[string]int64, error) {
 }
 
 // ParseExpectedThreads reads a pod's expected peak thread count. ok is false when the pod does
-// not set the annotation.
+// not set the annotation or sets a malformed value (then err says why). A well-formed count
+// above MaxTaskLimit, including one too large for an int64, fits no node: it returns ok,
+// n = MaxTaskLimit + 1 and an error wrapping ErrAboveTaskLimit.
 func ParseExpectedThreads(podAnnotations map[string]string) (n int64, ok bool, err error) {
 	v, ok := podAnnotations[AnnotationExpectedThreads]
 	if !ok {
 		return 0, false, nil
 	}
-	n, err = parseInt(AnnotationExpectedThreads, v, 0)
-	if err != nil {
-		return 0, false, err
+	n, err = strconv.ParseInt(v, 10, 64)
+	var numErr *strconv.NumError
+	if errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		n, err = MaxTaskLimit+1, nil
+	}
+	switch {
+	case err != nil:
+		return 0, false, &ParseError{Key: AnnotationExpectedThreads, Value: v, Err: errors.New("not a base-10 integer")}
+	case n < 0:
+		return 0, false, &ParseError{Key: AnnotationExpectedThreads, Value: v, Err: errNegative}
+	case n > MaxTaskLimit:
+		return MaxTaskLimit + 1, true, &ParseError{Key: AnnotationExpectedThreads, Value: v, Err: ErrAboveTaskLimit}
 	}
 	return n, true, nil
 }
@@ -145,6 +167,9 @@ func parseInt(key, v string, lowest int64) (int64, error) {
 			return 0, &ParseError{Key: key, Value: v, Err: errNotPositive}
 		}
 		return 0, &ParseError{Key: key, Value: v, Err: errNegative}
+	}
+	if n >= MaxCount {
+		return 0, &ParseError{Key: key, Value: v, Err: errTooLarge}
 	}
 	return n, nil
 }

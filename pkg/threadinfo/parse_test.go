@@ -2,6 +2,7 @@ package threadinfo
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -39,7 +40,23 @@ func TestParseNode(t *testing.T) {
 			name:        "complete sample",
 			annotations: validAnnotations(),
 			want: &Sample{Threads: 41200, ThreadsMax: 65535, PIDMax: 32768, PodsPIDs: 30000, HasPodsPIDs: true,
-				PodsPIDsMax: 60000, PodThreads: map[string]int64{"a": 10, "b": 8000}, ObservedAt: at},
+				PodsPIDsMax: 60000, PodThreads: map[string]int64{"a": 10, "b": 8000}, HasPodThreads: true, ObservedAt: at},
+		},
+		{
+			name:        "no per-pod data: pod-threads absent",
+			annotations: with(func(a map[string]string) { delete(a, AnnotationPodThreads) }),
+			want: &Sample{Threads: 41200, ThreadsMax: 65535, PIDMax: 32768, PodsPIDs: 30000, HasPodsPIDs: true,
+				PodsPIDsMax: 60000, ObservedAt: at},
+		},
+		{
+			name: "largest counts the contract allows",
+			annotations: with(func(a map[string]string) {
+				a[AnnotationThreads] = "1073741823"
+				a[AnnotationThreadsMax] = "1073741823"
+				a[AnnotationPodThreads] = "a=1073741823"
+			}),
+			want: &Sample{Threads: MaxCount - 1, ThreadsMax: MaxCount - 1, PIDMax: 32768, PodsPIDs: 30000, HasPodsPIDs: true,
+				PodsPIDsMax: 60000, PodThreads: map[string]int64{"a": MaxCount - 1}, HasPodThreads: true, ObservedAt: at},
 		},
 		{
 			name: "unlimited kubepods cgroup and no pods",
@@ -48,13 +65,13 @@ func TestParseNode(t *testing.T) {
 				a[AnnotationPodThreads] = ""
 			}),
 			want: &Sample{Threads: 41200, ThreadsMax: 65535, PIDMax: 32768, PodsPIDs: 30000, HasPodsPIDs: true,
-				PodThreads: map[string]int64{}, ObservedAt: at},
+				PodThreads: map[string]int64{}, HasPodThreads: true, ObservedAt: at},
 		},
 		{
 			name:        "offset time is normalised to UTC",
 			annotations: with(func(a map[string]string) { a[AnnotationObservedAt] = "2026-11-22T05:00:00+01:00" }),
 			want: &Sample{Threads: 41200, ThreadsMax: 65535, PIDMax: 32768, PodsPIDs: 30000, HasPodsPIDs: true,
-				PodsPIDsMax: 60000, PodThreads: map[string]int64{"a": 10, "b": 8000}, ObservedAt: at},
+				PodsPIDsMax: 60000, PodThreads: map[string]int64{"a": 10, "b": 8000}, HasPodThreads: true, ObservedAt: at},
 		},
 		{name: "no contract keys", annotations: map[string]string{"other": "1"}, wantNoData: true},
 		{name: "nil annotations", annotations: nil, wantNoData: true},
@@ -71,6 +88,15 @@ func TestParseNode(t *testing.T) {
 		{name: "pod-threads empty uid", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "=5" }), wantErrKey: AnnotationPodThreads},
 		{name: "pod-threads duplicate uid", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a=1,a=2" }), wantErrKey: AnnotationPodThreads},
 		{name: "pod-threads trailing comma", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a=1," }), wantErrKey: AnnotationPodThreads},
+		{name: "threads int64 max", annotations: with(func(a map[string]string) { a[AnnotationThreads] = "9223372036854775807" }), wantErrKey: AnnotationThreads},
+		{name: "threads 2^62", annotations: with(func(a map[string]string) { a[AnnotationThreads] = "4611686018427387904" }), wantErrKey: AnnotationThreads},
+		{name: "threads-max 2^30", annotations: with(func(a map[string]string) { a[AnnotationThreadsMax] = "1073741824" }), wantErrKey: AnnotationThreadsMax},
+		{name: "pid-max just above PID_MAX_LIMIT", annotations: with(func(a map[string]string) { a[AnnotationPIDMax] = "4194305" }), wantErrKey: AnnotationPIDMax},
+		{name: "pid-max above int64", annotations: with(func(a map[string]string) { a[AnnotationPIDMax] = "9223372036854775808" }), wantErrKey: AnnotationPIDMax},
+		{name: "pods-pids 2^62", annotations: with(func(a map[string]string) { a[AnnotationPodsPIDs] = "4611686018427387904" }), wantErrKey: AnnotationPodsPIDs},
+		{name: "pods-pids-max int64 max", annotations: with(func(a map[string]string) { a[AnnotationPodsPIDsMax] = "9223372036854775807" }), wantErrKey: AnnotationPodsPIDsMax},
+		{name: "pod-threads count int64 max", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a=9223372036854775807" }), wantErrKey: AnnotationPodThreads},
+		{name: "pod-threads count 2^30", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a=1073741824" }), wantErrKey: AnnotationPodThreads},
 		{name: "pod-threads negative count", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a=-3" }), wantErrKey: AnnotationPodThreads},
 	}
 	for _, tt := range tests {
@@ -125,6 +151,15 @@ func TestAnnotationsRoundTrip(t *testing.T) {
 			t.Errorf("%s is rendered although the kubepods cgroup was not read", k)
 		}
 	}
+	// No per-pod data: the key is left out, which is not the same as "" (no pods).
+	s.HasPodThreads, s.PodThreads = false, nil
+	if v, ok := s.Annotations()[AnnotationPodThreads]; ok {
+		t.Errorf("pod-threads = %q is rendered although the sample has no per-pod data", v)
+	}
+	s.HasPodThreads, s.PodThreads = true, map[string]int64{}
+	if v, ok := s.Annotations()[AnnotationPodThreads]; !ok || v != "" {
+		t.Errorf("pod-threads = (%q, %v) for a node without pods, want (\"\", true)", v, ok)
+	}
 }
 
 func TestFormatPodThreadsIsSorted(t *testing.T) {
@@ -141,11 +176,19 @@ func TestParseExpectedThreads(t *testing.T) {
 		want    int64
 		wantOK  bool
 		wantErr bool
+		// wantAbove: the error wraps ErrAboveTaskLimit.
+		wantAbove bool
 	}{
 		{name: "absent"},
 		{name: "set", value: ptr("8000"), want: 8000, wantOK: true},
 		{name: "zero", value: ptr("0"), want: 0, wantOK: true},
 		{name: "negative", value: ptr("-5"), wantErr: true},
+		{name: "below int64 min", value: ptr("-9223372036854775809"), wantErr: true},
+		{name: "the highest task limit", value: ptr("4194304"), want: MaxTaskLimit, wantOK: true},
+		{name: "just above the highest task limit", value: ptr("4194305"), want: MaxTaskLimit + 1, wantOK: true, wantErr: true, wantAbove: true},
+		{name: "2^62", value: ptr("4611686018427387904"), want: MaxTaskLimit + 1, wantOK: true, wantErr: true, wantAbove: true},
+		{name: "int64 max", value: ptr("9223372036854775807"), want: MaxTaskLimit + 1, wantOK: true, wantErr: true, wantAbove: true},
+		{name: "above int64", value: ptr("9223372036854775808"), want: MaxTaskLimit + 1, wantOK: true, wantErr: true, wantAbove: true},
 		{name: "quantity syntax is not accepted", value: ptr("8k"), wantErr: true},
 	}
 	for _, tt := range tests {
@@ -158,8 +201,26 @@ func TestParseExpectedThreads(t *testing.T) {
 			if (err != nil) != tt.wantErr || ok != tt.wantOK || got != tt.want {
 				t.Errorf("ParseExpectedThreads = (%d, %v, %v), want (%d, %v, err=%v)", got, ok, err, tt.want, tt.wantOK, tt.wantErr)
 			}
+			if above := errors.Is(err, ErrAboveTaskLimit); above != tt.wantAbove {
+				t.Errorf("error %v wraps ErrAboveTaskLimit: %v, want %v", err, above, tt.wantAbove)
+			}
 		})
 	}
 }
 
 func ptr(s string) *string { return &s }
+
+func TestAddSat(t *testing.T) {
+	tests := []struct{ a, b, want int64 }{
+		{1, 2, 3},
+		{math.MaxInt64, 0, math.MaxInt64},
+		{math.MaxInt64, 1, math.MaxInt64},
+		{1 << 62, 1 << 62, math.MaxInt64},
+		{1<<62 - 1, 1 << 62, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		if got := AddSat(tt.a, tt.b); got != tt.want {
+			t.Errorf("AddSat(%d, %d) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package threadinfo
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Sample is one reading of a node's task usage and limits.
 type Sample struct {
@@ -15,8 +18,11 @@ type Sample struct {
 	HasPodsPIDs bool
 	// PodsPIDsMax is pids.max of the kubepods cgroup; 0 when unlimited or unknown.
 	PodsPIDsMax int64
-	// PodThreads maps a pod UID to the tasks in that pod's cgroup.
-	PodThreads map[string]int64
+	// PodThreads maps a pod UID to the tasks in that pod's cgroup; meaningful only when
+	// HasPodThreads. HasPodThreads with no entries is a node without pods; without
+	// HasPodThreads the agent has no per-pod data.
+	PodThreads    map[string]int64
+	HasPodThreads bool
 	// ObservedAt is when the sample was read.
 	ObservedAt time.Time
 }
@@ -27,11 +33,20 @@ func (s *Sample) Limit() int64 {
 	return min(s.ThreadsMax, s.PIDMax)
 }
 
-// PodThreadsTotal is the sum of all per-pod task counts.
+// PodThreadsTotal is the sum of all per-pod task counts, saturating at math.MaxInt64.
 func (s *Sample) PodThreadsTotal() int64 {
 	var total int64
 	for _, n := range s.PodThreads {
-		total += n
+		total = AddSat(total, n)
 	}
 	return total
+}
+
+// AddSat returns a + b for non-negative a and b, or math.MaxInt64 when the sum would
+// overflow: a sum of task counts never wraps negative.
+func AddSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -279,7 +279,7 @@ func TestAgentAdmission(t *testing.T) {
 
 	// The publisher the agent uses works through the same identity, and after every denied
 	// attempt node A still has its own annotation and none of the denied changes.
-	s := &threadinfo.Sample{Threads: 7, ThreadsMax: 100, PIDMax: 100, PodThreads: map[string]int64{}, ObservedAt: time.Now()}
+	s := &threadinfo.Sample{Threads: 7, ThreadsMax: 100, PIDMax: 100, PodThreads: map[string]int64{}, HasPodThreads: true, ObservedAt: time.Now()}
 	if err := agent.NewPublisher(agentClient, nodeA).Publish(ctx, s); err != nil {
 		t.Fatalf("Publish with the pod-bound token: %v", err)
 	}

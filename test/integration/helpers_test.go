@@ -114,11 +114,12 @@ type nodeSpec struct {
 // threadSample returns a fresh agent sample: threads in use, threads-max and pid-max.
 func threadSample(threads, threadsMax, pidMax int64) *threadinfo.Sample {
 	return &threadinfo.Sample{
-		Threads:    threads,
-		ThreadsMax: threadsMax,
-		PIDMax:     pidMax,
-		PodThreads: map[string]int64{},
-		ObservedAt: time.Now().UTC(),
+		Threads:       threads,
+		ThreadsMax:    threadsMax,
+		PIDMax:        pidMax,
+		PodThreads:    map[string]int64{},
+		HasPodThreads: true,
+		ObservedAt:    time.Now().UTC(),
 	}
 }
 

@@ -252,7 +252,9 @@ func makeNode(name, run string, g nodeGroup, now time.Time) *v1.Node {
 		PodsPIDs:    g.podsPIDs,
 		HasPodsPIDs: g.podsPIDs > 0,
 		PodsPIDsMax: g.podsPIDsMax,
-		ObservedAt:  now.UTC().Truncate(time.Second),
+		// No pods yet: pod-threads is "" (absent would be "no per-pod data").
+		HasPodThreads: true,
+		ObservedAt:    now.UTC().Truncate(time.Second),
 	}
 	return &v1.Node{
 		ObjectMeta: metav1.ObjectMeta{

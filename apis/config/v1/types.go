@@ -3,7 +3,7 @@ package v1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // StaleNodePolicy says what Filter does with a node whose thread data is missing, malformed or
-// older than maxSampleAge: "Allow" (pass, neutral score) or "Reject".
+// older than maxSampleAge: "Allow" (pass, scored below nodes with data) or "Reject".
 type StaleNodePolicy string
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

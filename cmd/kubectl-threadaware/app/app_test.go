@@ -46,8 +46,8 @@ func pod(name, nodeName string, expected string, uid string) *v1.Pod {
 // "roomy" has room, "dark" has no agent data.
 func cluster() []runtime.Object {
 	return []runtime.Object{
-		node("full", threadinfo.Sample{Threads: 28000, ThreadsMax: 65535, PIDMax: 32768, PodThreads: map[string]int64{"uid-h1": 500}}),
-		node("roomy", threadinfo.Sample{Threads: 20000, ThreadsMax: 65535, PIDMax: 4194304, PodsPIDs: 15000, HasPodsPIDs: true, PodsPIDsMax: 40000}),
+		node("full", threadinfo.Sample{Threads: 28000, ThreadsMax: 65535, PIDMax: 32768, PodThreads: map[string]int64{"uid-h1": 500}, HasPodThreads: true}),
+		node("roomy", threadinfo.Sample{Threads: 20000, ThreadsMax: 65535, PIDMax: 4194304, PodsPIDs: 15000, HasPodsPIDs: true, PodsPIDsMax: 40000, HasPodThreads: true}),
 		&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "dark"}},
 		pod("h1", "full", "2000", "h1"),
 		pod("pending", "", "4000", "p"),

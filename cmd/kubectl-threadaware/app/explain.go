@@ -158,7 +158,7 @@ func passReason(r NodeRow, demand int64, args *config.ThreadAwareArgs) string {
 	}
 	msg := fmt.Sprintf("%d used + %d in flight + %d requested <= %d usable (%d percent of min(threads-max %d, pid-max %d))",
 		r.Used, r.InFlight, demand, r.Usable, 100-args.HeadroomPercent, r.ThreadsMax, r.PIDMax)
-	if r.PodsUsable > 0 {
+	if r.PodsLimited {
 		msg += fmt.Sprintf("; kubepods %d used + %d in flight + %d requested <= %d usable", r.PodsUsed, r.InFlight, demand, r.PodsUsable)
 	}
 	return msg

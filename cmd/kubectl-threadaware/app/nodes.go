@@ -35,11 +35,12 @@ type NodeRow struct {
 	Bound      string `json:"bound,omitempty"`
 	ThreadsMax int64  `json:"threadsMax"`
 	PIDMax     int64  `json:"pidMax"`
-	// PodsUsed, PodsUsable and PodsRoom are the kubepods cgroup's; PodsUsable is 0 when it
-	// has no limit.
-	PodsUsed   int64 `json:"podsUsed"`
-	PodsUsable int64 `json:"podsUsable"`
-	PodsRoom   int64 `json:"podsRoom"`
+	// PodsUsed, PodsUsable and PodsRoom are the kubepods cgroup's; PodsLimited is false (and
+	// the other two 0) when it has no limit.
+	PodsLimited bool  `json:"podsLimited"`
+	PodsUsed    int64 `json:"podsUsed"`
+	PodsUsable  int64 `json:"podsUsable"`
+	PodsRoom    int64 `json:"podsRoom"`
 	// Pods is the number of pods the scheduler holds on the node.
 	Pods        int  `json:"pods"`
 	PIDPressure bool `json:"pidPressure"`
@@ -145,9 +146,9 @@ func nodeRow(nv threadaware.NodeView, name string, pods int, now time.Time) Node
 		Name: name, Data: cmp.Or(nv.DataReason, "current"),
 		Used: nv.Used, InFlight: nv.InFlight, Usable: nv.Usable, Room: nv.Usable - nv.Used - nv.InFlight,
 		Limit: s.Limit(), ThreadsMax: s.ThreadsMax, PIDMax: s.PIDMax,
-		PodsUsed: nv.PodsUsed, PodsUsable: nv.PodsUsable, Pods: pods, PIDPressure: nv.PIDPressure,
+		PodsLimited: nv.PodsLimited, PodsUsed: nv.PodsUsed, PodsUsable: nv.PodsUsable, Pods: pods, PIDPressure: nv.PIDPressure,
 	}
-	if nv.PodsUsable > 0 {
+	if nv.PodsLimited {
 		r.PodsRoom = nv.PodsUsable - nv.PodsUsed - nv.InFlight
 	}
 	if !s.ObservedAt.IsZero() {
@@ -188,7 +189,7 @@ func printNodes(w io.Writer, format string, rows []NodeRow) error {
 		}
 		if wide {
 			podsUsable, podsRoom := "-", "-"
-			if r.PodsUsable > 0 {
+			if r.PodsLimited {
 				podsUsable, podsRoom = fmt.Sprint(r.PodsUsable), fmt.Sprint(r.PodsRoom)
 			}
 			fmt.Fprintf(tw, "\t%s\t%d\t%d\t%s\t%s\t%t", r.Data, r.Pods, r.PodsUsed, podsUsable, podsRoom, r.PIDPressure)

@@ -16,14 +16,17 @@ const (
 )
 
 // demand is D(pod): the pod's expected-threads annotation; else the peak observed for its
-// workload; else defaultPodThreads. A malformed annotation is returned as err and ignored.
+// workload in the last demandWindow; else defaultPodThreads. A malformed annotation is
+// returned as err and ignored. An annotation above threadinfo.MaxTaskLimit, which no node can
+// hold, returns MaxTaskLimit + 1 with an error wrapping threadinfo.ErrAboveTaskLimit. D never
+// exceeds MaxTaskLimit + 1, so sums of demands stay far from overflowing.
 func (pl *ThreadAware) demand(pod *v1.Pod, workload string) (int64, demandSource, error) {
 	n, ok, err := threadinfo.ParseExpectedThreads(pod.Annotations)
 	if ok {
-		return n, fromAnnotation, nil
+		return n, fromAnnotation, err
 	}
 	if n, ok := pl.learned.demand(workload); ok {
-		return n, fromWorkload, err
+		return min(n, threadinfo.MaxTaskLimit+1), fromWorkload, err
 	}
 	return pl.defaultPodThreads, fromDefault, err
 }

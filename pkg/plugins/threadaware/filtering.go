@@ -2,6 +2,7 @@ package threadaware
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,10 +30,20 @@ func (s *preFilterState) Clone() fwk.StateData {
 	return s
 }
 
-// PreFilter works out the pod's thread demand.
+// PreFilter works out the pod's thread demand. A pod that expects more threads than any node
+// can hold is unschedulable everywhere. The first cycles wait for the plugin's own informer
+// handlers to have seen the cluster.
 func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	if err := pl.waitForHandlers(ctx); err != nil {
+		return nil, fwk.AsStatus(err)
+	}
 	logger := klog.FromContext(ctx)
 	s := pl.podState(logger, pod)
+	if s.demand > threadinfo.MaxTaskLimit {
+		logger.V(4).Info("Pod expects more threads than any node's task limit", "pod", klog.KObj(pod), "expectedThreads", pod.Annotations[threadinfo.AnnotationExpectedThreads])
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf("%s: expected-threads %s > %d",
+			ErrReasonAboveAnyTaskLimit, pod.Annotations[threadinfo.AnnotationExpectedThreads], threadinfo.MaxTaskLimit))
+	}
 	cycleState.Write(preFilterStateKey, s)
 	return nil, nil
 }
@@ -41,12 +52,13 @@ func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState,
 func (pl *ThreadAware) podState(logger klog.Logger, pod *v1.Pod) *preFilterState {
 	w := workloadKey(pod)
 	d, source, err := pl.demand(pod, w)
-	if err != nil {
+	if err != nil && !errors.Is(err, threadinfo.ErrAboveTaskLimit) {
 		logger.V(2).Info("Ignoring malformed expected-threads annotation", "pod", klog.KObj(pod), "err", err)
 		countMalformed(threadinfo.AnnotationExpectedThreads)
 	}
 	logger.V(4).Info("Pod thread demand", "pod", klog.KObj(pod), "demand", d, "source", source, "workload", w)
-	return &preFilterState{demand: d, workloadID: pl.workloadIDs.id(w), now: pl.now().UnixNano()}
+	now := pl.now().UnixNano()
+	return &preFilterState{demand: d, workloadID: pl.learned.id(w, now), now: now}
 }
 
 // PreFilterExtensions returns nil: Filter reads held pods from the NodeInfo it is given.
@@ -86,13 +98,13 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 	if reason := pl.dataReason(e, s.now); reason != "" {
 		return pl.withoutData(logger, node, reason)
 	}
-	l := pl.load(e, nodeInfo)
+	l := pl.load(e, nodeInfo, s.now)
 	sample := &e.sample
 	used := max(0, sample.Threads-l.departed)
-	if used+l.inFlight+s.demand > e.usable {
+	if threadinfo.AddSat(threadinfo.AddSat(used, l.inFlight), s.demand) > e.usable {
 		pl.metrics.rejected[rejectTaskLimit].Inc()
 		code := fwk.Unschedulable
-		if e.baseline+s.demand > e.usable {
+		if threadinfo.AddSat(e.baseline, s.demand) > e.usable {
 			// Even with every pod evicted the node's own tasks leave no room: preemption
 			// cannot help.
 			code = fwk.UnschedulableAndUnresolvable
@@ -101,9 +113,9 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 		return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of min(threads-max %d, pid-max %d))",
 			ErrReasonNearTaskLimit, used, l.inFlight, s.demand, e.usable, 100-pl.headroomPercent, sample.ThreadsMax, sample.PIDMax))
 	}
-	if e.podsUsable > 0 {
+	if e.podsLimited {
 		podsUsed := max(0, sample.PodsPIDs-l.departed)
-		if podsUsed+l.inFlight+s.demand > e.podsUsable {
+		if threadinfo.AddSat(threadinfo.AddSat(podsUsed, l.inFlight), s.demand) > e.podsUsable {
 			pl.metrics.rejected[rejectPodsPIDs].Inc()
 			code := fwk.Unschedulable
 			if s.demand > e.podsUsable {

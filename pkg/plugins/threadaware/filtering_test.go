@@ -92,6 +92,13 @@ func TestFilter(t *testing.T) {
 				ErrReasonNearPodsPIDLimit+": 100 used + 0 in flight + 8000 requested > 4500 usable (90 percent of kubepods pids.max 5000)"),
 		},
 		{
+			name: "a kubepods pids.max so small that nothing of it is usable is still a limit",
+			node: makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536, podsPIDs: 1, podsPIDsMax: 1}).Obj(),
+			pod:  javaPod("p", "web", "a", 0).Obj(),
+			wantStatus: fwk.NewStatus(fwk.Unschedulable,
+				ErrReasonNearPodsPIDLimit+": 1 used + 0 in flight + 0 requested > 0 usable (90 percent of kubepods pids.max 1)"),
+		},
+		{
 			name:       "PIDPressure condition",
 			node:       makeNode("n", sample{threads: 100, threadsMax: 65535, pidMax: 65536}).Condition(v1.NodePIDPressure, v1.ConditionTrue, "", "").Obj(),
 			pod:        javaPod("p", "web", "a", 10).Obj(),

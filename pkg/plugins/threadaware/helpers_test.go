@@ -46,7 +46,9 @@ type sample struct {
 	threads, threadsMax, pidMax int64
 	podsPIDs, podsPIDsMax       int64 // 0: not published
 	podThreads                  map[string]int64
-	at                          time.Time
+	// noPodData leaves pod-threads out: the agent has no per-pod data.
+	noPodData bool
+	at        time.Time
 }
 
 func (s sample) annotations() map[string]string {
@@ -56,8 +58,12 @@ func (s sample) annotations() map[string]string {
 	}
 	ts := &threadinfo.Sample{Threads: s.threads, ThreadsMax: s.threadsMax, PIDMax: s.pidMax,
 		PodsPIDs: s.podsPIDs, HasPodsPIDs: s.podsPIDs > 0, PodsPIDsMax: s.podsPIDsMax,
-		PodThreads: s.podThreads, ObservedAt: at}
-	return ts.Annotations()
+		PodThreads: s.podThreads, HasPodThreads: true, ObservedAt: at}
+	a := ts.Annotations()
+	if s.noPodData {
+		delete(a, threadinfo.AnnotationPodThreads)
+	}
+	return a
 }
 
 // makeNode builds a node carrying the sample's annotations.
@@ -84,18 +90,30 @@ func itoa(n int64) string {
 	return (&threadinfo.Sample{Threads: n}).Annotations()[threadinfo.AnnotationThreads]
 }
 
-// newTestPlugin builds the plugin on a snapshot, with the test clock.
+// newTestPlugin builds the plugin on a snapshot, with the test clock set before any informer
+// handler runs.
 func newTestPlugin(ctx context.Context, t testing.TB, args *config.ThreadAwareArgs, snapshot *cache.Snapshot, objs ...runtime.Object) *ThreadAware {
 	t.Helper()
+	factory := func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+		p, err := New(ctx, obj, h)
+		if err == nil {
+			p.(*ThreadAware).now = func() time.Time { return testNow }
+		}
+		return p, err
+	}
 	var p fwk.Plugin
 	if objs == nil {
-		p = plugintesting.SetupPlugin(ctx, t, New, args, snapshot)
+		p = plugintesting.SetupPlugin(ctx, t, factory, args, snapshot)
 	} else {
-		p = plugintesting.SetupPluginWithInformers(ctx, t, New, args, snapshot, objs)
+		p = plugintesting.SetupPluginWithInformers(ctx, t, factory, args, snapshot, objs)
 	}
-	pl := p.(*ThreadAware)
-	pl.now = func() time.Time { return testNow }
-	return pl
+	return p.(*ThreadAware)
 }
+
+// learnedSize returns how many workloads and pods the learned state holds.
+func (pl *ThreadAware) learnedSize() (workloads, pods int) { return pl.learned.size() }
+
+// nodeCacheSize returns how many nodes the parsed-node cache holds.
+func (pl *ThreadAware) nodeCacheSize() int { return pl.nodes.size() }
 
 func klogFrom(ctx context.Context) klog.Logger { return klog.FromContext(ctx) }

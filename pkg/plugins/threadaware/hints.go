@@ -2,6 +2,7 @@ package threadaware
 
 import (
 	"context"
+	"slices"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -22,23 +23,31 @@ func (pl *ThreadAware) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWi
 	}, nil
 }
 
-// isSchedulableAfterPodDelete queues the pod when the deleted pod was on a node.
+// isSchedulableAfterPodDelete queues the pod when the deleted pod was on a node, or held a
+// nomination for one: either way its tasks or its nominated share leave the node.
 func (pl *ThreadAware) isSchedulableAfterPodDelete(logger klog.Logger, pod *v1.Pod, oldObj, newObj any) (fwk.QueueingHint, error) {
 	deleted, _, err := schedutil.As[*v1.Pod](oldObj, newObj)
 	if err != nil {
 		return fwk.Queue, err
 	}
-	if deleted.Spec.NodeName == "" {
-		logger.V(5).Info("Deleted pod was not on a node; it frees no tasks", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
-		return fwk.QueueSkip, nil
+	switch {
+	case deleted.Spec.NodeName != "":
+		logger.V(5).Info("Deleted pod frees tasks on its node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted), "node", deleted.Spec.NodeName)
+		return fwk.Queue, nil
+	case deleted.Status.NominatedNodeName != "":
+		logger.V(5).Info("Deleted pod frees its nomination", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted), "node", deleted.Status.NominatedNodeName)
+		return fwk.Queue, nil
 	}
-	logger.V(5).Info("Deleted pod frees tasks on its node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted), "node", deleted.Spec.NodeName)
-	return fwk.Queue, nil
+	logger.V(5).Info("Deleted pod was not on a node nor nominated to one; it frees no tasks", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted))
+	return fwk.QueueSkip, nil
 }
 
-// isSchedulableAfterNodeChange queues the pod when a node is added, or when a node's thread
-// data or PIDPressure changed so that the pod could now pass Filter there. The check leaves
-// in-flight pods out, so it errs towards queueing.
+// isSchedulableAfterNodeChange queues the pod when a node is added, or when an update takes a
+// node from no room for the pod to room for it: its thread data, PID pressure or data
+// freshness changed so that Filter could now pass there. Both objects are judged with the
+// pods the plugin knows are assigned to the node (in flight and departed included), so a
+// heartbeat that only moves observed-at queues nothing. Pods assumed but not yet bound are
+// not known here; a node they fill may queue a pod in vain, never miss one.
 func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj any) (fwk.QueueingHint, error) {
 	oldNode, newNode, err := schedutil.As[*v1.Node](oldObj, newObj)
 	if err != nil {
@@ -48,31 +57,49 @@ func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.
 		logger.V(5).Info("Node was added; it may have room", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.Queue, nil
 	}
-	pressureCleared := hasPIDPressure(oldNode) && !hasPIDPressure(newNode)
-	if !pressureCleared && !threadDataChanged(oldNode, newNode) {
+	if hasPIDPressure(oldNode) == hasPIDPressure(newNode) && !threadDataChanged(oldNode, newNode) {
 		logger.V(5).Info("Node update does not touch thread data or PID pressure", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.QueueSkip, nil
 	}
-	e := pl.nodes.entry(logger, newNode)
-	if e.pidPressure {
-		logger.V(5).Info("Node still has PID pressure", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
-		return fwk.QueueSkip, nil
-	}
-	if reason := pl.dataReason(e, pl.now().UnixNano()); reason != "" {
-		if pl.rejectStale {
-			logger.V(5).Info("Node has no current thread data and the policy rejects it", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "reason", reason)
-			return fwk.QueueSkip, nil
-		}
-		logger.V(5).Info("Node has no current thread data and the policy allows it", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "reason", reason)
-		return fwk.Queue, nil
-	}
+	now := pl.now().UnixNano()
 	demand, _, _ := pl.demand(pod, workloadKey(pod))
-	if e.sample.Threads+demand > e.usable || (e.podsUsable > 0 && e.sample.PodsPIDs+demand > e.podsUsable) {
-		logger.V(5).Info("Node's new sample still leaves no room", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "threads", e.sample.Threads, "demand", demand, "usable", e.usable)
+	pods := pl.learned.podsOn(newNode.Name)
+	if reason := pl.roomFor(logger, pl.nodes.peek(logger, newNode), demand, pods, now, false); reason != "" {
+		logger.V(5).Info("Node still has no room for the pod", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "reason", reason)
 		return fwk.QueueSkip, nil
 	}
-	logger.V(5).Info("Node's new sample may leave room", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "threads", e.sample.Threads, "demand", demand, "usable", e.usable)
+	// Under staleNodePolicy Allow a node without current data passes, so the old object's
+	// age is not what rejected the pod: judge it by its numbers.
+	if pl.roomFor(logger, pl.nodes.peek(logger, oldNode), demand, pods, now, !pl.rejectStale) == "" {
+		logger.V(5).Info("Node had room for the pod before the update too", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+		return fwk.QueueSkip, nil
+	}
+	logger.V(5).Info("Node update makes room for the pod", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "demand", demand)
 	return fwk.Queue, nil
+}
+
+// roomFor says why a node has no room for a pod of demand D, "" when it has: Filter's
+// decision, with the node's assigned pods as the plugin knows them instead of a NodeInfo.
+// ignoreAge judges stale data by its numbers.
+func (pl *ThreadAware) roomFor(logger klog.Logger, e *nodeEntry, demand int64, pods []*v1.Pod, now int64, ignoreAge bool) string {
+	if e.pidPressure {
+		return rejectPIDPressure
+	}
+	if reason := pl.dataReason(e, now); reason != "" && (!ignoreAge || reason != dataStale) {
+		if pl.rejectStale {
+			return reason
+		}
+		return ""
+	}
+	l := pl.computeLoad(e, len(pods), slices.Values(pods), now)
+	used := max(0, e.sample.Threads-l.departed)
+	if threadinfo.AddSat(threadinfo.AddSat(used, l.inFlight), demand) > e.usable {
+		return rejectTaskLimit
+	}
+	if e.podsLimited && threadinfo.AddSat(threadinfo.AddSat(max(0, e.sample.PodsPIDs-l.departed), l.inFlight), demand) > e.podsUsable {
+		return rejectPodsPIDs
+	}
+	return ""
 }
 
 // threadDataChanged reports whether any threadaware.io/ node annotation differs.

@@ -25,9 +25,10 @@ type NodeView struct {
 	// is what the pods the scheduler holds there are expected to add; Usable is the share of
 	// min(threads-max, pid-max) the plugin may fill.
 	Used, InFlight, Usable int64
-	// PodsUsed and PodsUsable are the same against the kubepods cgroup; PodsUsable is 0
-	// when that cgroup is unlimited.
+	// PodsUsed and PodsUsable are the same against the kubepods cgroup; PodsLimited is false
+	// when that cgroup is unlimited (PodsUsable is then 0).
 	PodsUsed, PodsUsable int64
+	PodsLimited          bool
 }
 
 // InspectNode returns the plugin's view of the node of nodeInfo at the plugin's clock.
@@ -38,13 +39,14 @@ func (pl *ThreadAware) InspectNode(ctx context.Context, nodeInfo fwk.NodeInfo) N
 	if !e.hasData {
 		return v
 	}
-	v.DataReason = pl.dataReason(e, pl.now().UnixNano())
-	l := pl.load(e, nodeInfo)
+	now := pl.now().UnixNano()
+	v.DataReason = pl.dataReason(e, now)
+	l := pl.load(e, nodeInfo, now)
 	v.Sample = e.sample
 	v.Used = max(0, e.sample.Threads-l.departed)
 	v.InFlight = l.inFlight
 	v.Usable = e.usable
-	v.PodsUsable = e.podsUsable
+	v.PodsLimited, v.PodsUsable = e.podsLimited, e.podsUsable
 	if e.sample.HasPodsPIDs {
 		v.PodsUsed = max(0, e.sample.PodsPIDs-l.departed)
 	}

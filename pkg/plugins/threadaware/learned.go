@@ -3,126 +3,304 @@ package threadaware
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// learnedDemand tracks, per workload, the highest task count the agent has observed for any
-// of the workload's pods since the scheduler started. The peak is kept when the pods go
-// (a Recreate rollout, a scale to zero) and is not lowered by a new pod sampled while it
-// starts, so a workload never looks smaller than it was seen to be; a pod's expected-threads
-// annotation overrides it. It is fed from the scheduler's informers (assigned pods, node
-// samples), so its reads on the scheduling path are map lookups.
+// demandWindow is how long an observation counts: a workload's learned demand is the highest
+// task count seen for any of its pods in the last demandWindow (up to one slot more), and a
+// held pod that has run longer than demandWindow is expected to reach its own recent peak
+// rather than its demand.
+const demandWindow = 10 * time.Minute
+
+// windowSlots is the number of slots demandWindow is cut into: an observation counts for
+// between demandWindow and demandWindow + demandWindow/windowSlots.
+const windowSlots = 4
+
+// slotLength is the length of one slot; the learned demands are expired once per slot.
+const slotLength = demandWindow / windowSlots
+
+// windowMax is the highest value added in the last windowSlots+1 slots, one maximum per slot.
+// It takes O(1) space and time, whatever the rate of observations.
+type windowMax struct {
+	// slot holds each bucket's slot number plus 1; 0 is an empty bucket.
+	slot [windowSlots + 1]int64
+	max  [windowSlots + 1]int64
+}
+
+// add records n observed at t (Unix nanoseconds, not negative).
+func (w *windowMax) add(t, n int64) {
+	s := t/int64(slotLength) + 1
+	i := s % (windowSlots + 1)
+	switch {
+	case w.slot[i] == s:
+		w.max[i] = max(w.max[i], n)
+	case w.slot[i] < s:
+		w.slot[i], w.max[i] = s, n
+	}
+	// A bucket already holding a later slot keeps it: n is older than the window there.
+}
+
+// value returns the highest value added within the window that ends at now, and whether any
+// was.
+func (w *windowMax) value(now int64) (int64, bool) {
+	cur := now/int64(slotLength) + 1
+	var v int64
+	found := false
+	for i, s := range w.slot {
+		if s != 0 && s > cur-(windowSlots+1) {
+			v, found = max(v, w.max[i]), true
+		}
+	}
+	return v, found
+}
+
+// learnedDemand tracks, per workload, the highest task count the agent observed for any of the
+// workload's pods in the last demandWindow, and per assigned pod its own recent peak. It also
+// interns workload keys as small IDs. It is fed from the scheduler's informers (assigned pods,
+// node samples); an update costs O(1) per changed pod, and a workload that has had no pods,
+// no observation and no scheduling cycle for demandWindow is forgotten by expire.
 type learnedDemand struct {
 	mu sync.RWMutex
-	// pods maps an assigned pod to its workload ("" pods are not tracked).
-	pods map[types.UID]string
-	// members lists the tracked pods of each workload.
-	members map[string]map[types.UID]struct{}
-	// observed holds each node's latest per-pod sample.
+	// workloads holds every workload with assigned pods, a recent observation or a recent
+	// cycle.
+	workloads map[string]*workloadState
+	// pods holds the assigned pods, by the UID of their cgroup (see cgroupUID).
+	pods map[types.UID]*podState
+	// byNode lists the assigned pods of each node, for the queueing hints.
+	byNode map[string]map[types.UID]*podState
+	// observed holds each node's latest per-pod sample, to seed pods the informer delivers
+	// after their node's sample.
 	observed map[string]map[string]int64
-	// podObserved flattens observed: pod UID to its task count.
-	podObserved map[string]int64
-	// peak is the answer per workload; absent until a pod of it is observed.
-	peak map[string]int64
-	// version changes whenever any peak changes, so derived per-node values can be reused
-	// until then.
+	// lastID is the last workload ID handed out; IDs are never reused.
+	lastID workloadID
+	// version changes whenever a learned demand or a workload ID changes, so derived per-node
+	// values can be reused until then.
 	version atomic.Uint64
+}
+
+// workloadState is what is known of one workload.
+type workloadState struct {
+	id workloadID
+	// pods counts its assigned pods.
+	pods int
+	// window holds its pods' observations; demand is its value at the last update, and
+	// learned says whether there was any.
+	window  windowMax
+	demand  int64
+	learned bool
+	// lastUsed is when (Unix nanoseconds) it last lost its last pod or was asked for its ID.
+	lastUsed atomic.Int64
+}
+
+// podState is what is known of one assigned pod.
+type podState struct {
+	pod      *v1.Pod
+	workload string
+	// peak holds the pod's own observations.
+	peak windowMax
 }
 
 func newLearnedDemand() *learnedDemand {
 	return &learnedDemand{
-		pods:        map[types.UID]string{},
-		members:     map[string]map[types.UID]struct{}{},
-		observed:    map[string]map[string]int64{},
-		podObserved: map[string]int64{},
-		peak:        map[string]int64{},
+		workloads: map[string]*workloadState{},
+		pods:      map[types.UID]*podState{},
+		byNode:    map[string]map[types.UID]*podState{},
+		observed:  map[string]map[string]int64{},
 	}
 }
 
-// demand returns the learned peak of a workload.
+// cgroupUID is the UID the pod's cgroup carries, the key of its pod-threads entry: a static
+// pod's cgroup carries the kubelet's UID for it (the hash of its manifest), which its mirror
+// pod in the API names in the kubernetes.io/config.mirror annotation.
+func cgroupUID(pod *v1.Pod) types.UID {
+	if h := pod.Annotations[v1.MirrorPodAnnotationKey]; h != "" {
+		return types.UID(h)
+	}
+	return pod.UID
+}
+
+// demand returns the learned demand of a workload.
 func (l *learnedDemand) demand(workload string) (int64, bool) {
 	if workload == "" {
 		return 0, false
 	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	n, ok := l.peak[workload]
-	return n, ok
+	if w := l.workloads[workload]; w != nil && w.learned {
+		return w.demand, true
+	}
+	return 0, false
 }
 
-// setPod records an assigned pod's workload; an empty workload forgets the pod.
-func (l *learnedDemand) setPod(uid types.UID, workload string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	old, had := l.pods[uid]
-	if had && old == workload {
-		return
-	}
-	if had {
-		delete(l.members[old], uid)
-		if len(l.members[old]) == 0 {
-			delete(l.members, old)
-		}
-		l.recompute(old)
-	}
+// id returns the workload's ID, assigning one to a workload not known yet; now (Unix
+// nanoseconds) keeps the workload from being forgotten for another demandWindow.
+func (l *learnedDemand) id(workload string, now int64) workloadID {
 	if workload == "" {
-		delete(l.pods, uid)
-		return
+		return 0
 	}
-	l.pods[uid] = workload
-	if l.members[workload] == nil {
-		l.members[workload] = map[types.UID]struct{}{}
+	l.mu.RLock()
+	w := l.workloads[workload]
+	l.mu.RUnlock()
+	if w == nil {
+		l.mu.Lock()
+		w = l.workload(workload)
+		l.mu.Unlock()
 	}
-	l.members[workload][uid] = struct{}{}
-	l.recompute(workload)
+	if w.lastUsed.Load() < now {
+		w.lastUsed.Store(now)
+	}
+	return w.id
 }
 
-// deletePod forgets a pod.
-func (l *learnedDemand) deletePod(uid types.UID) {
-	l.setPod(uid, "")
+// workload returns the state of a workload, creating it. Callers hold mu.
+func (l *learnedDemand) workload(key string) *workloadState {
+	w := l.workloads[key]
+	if w == nil {
+		l.lastID++
+		w = &workloadState{id: l.lastID}
+		l.workloads[key] = w
+	}
+	return w
 }
 
-// setNode replaces a node's per-pod sample; nil forgets the node.
-func (l *learnedDemand) setNode(node string, podThreads map[string]int64) {
+// podPeak returns the pod's own highest observation in the window that ends at now.
+func (l *learnedDemand) podPeak(uid types.UID, now int64) (int64, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if p := l.pods[uid]; p != nil {
+		return p.peak.value(now)
+	}
+	return 0, false
+}
+
+// podsOn returns the assigned pods of a node.
+func (l *learnedDemand) podsOn(node string) []*v1.Pod {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	pods := make([]*v1.Pod, 0, len(l.byNode[node]))
+	for _, p := range l.byNode[node] {
+		pods = append(pods, p.pod)
+	}
+	return pods
+}
+
+// setPod records an assigned pod at now (Unix nanoseconds).
+func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
+	uid := cgroupUID(pod)
+	key := workloadKey(pod)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	touched := map[string]struct{}{}
-	for uid := range l.observed[node] {
-		delete(l.podObserved, uid)
-		if w, ok := l.pods[types.UID(uid)]; ok {
-			touched[w] = struct{}{}
+	p := l.pods[uid]
+	if p != nil && (p.workload != key || p.pod.Spec.NodeName != pod.Spec.NodeName) {
+		l.remove(uid, p, now)
+		p = nil
+	}
+	if p != nil {
+		p.pod = pod
+		return
+	}
+	p = &podState{pod: pod, workload: key}
+	l.pods[uid] = p
+	node := pod.Spec.NodeName
+	if l.byNode[node] == nil {
+		l.byNode[node] = map[types.UID]*podState{}
+	}
+	l.byNode[node][uid] = p
+	if key != "" {
+		l.workload(key).pods++
+	}
+	if n, ok := l.observed[node][string(uid)]; ok {
+		// The node's sample listed the pod before the informer delivered it.
+		l.observe(p, now, n)
+	}
+}
+
+// deletePod forgets an assigned pod at now (Unix nanoseconds).
+func (l *learnedDemand) deletePod(pod *v1.Pod, now int64) {
+	uid := cgroupUID(pod)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.pods[uid]; p != nil {
+		l.remove(uid, p, now)
+	}
+}
+
+// remove forgets a pod. Callers hold mu.
+func (l *learnedDemand) remove(uid types.UID, p *podState, now int64) {
+	delete(l.pods, uid)
+	node := p.pod.Spec.NodeName
+	delete(l.byNode[node], uid)
+	if len(l.byNode[node]) == 0 {
+		delete(l.byNode, node)
+	}
+	if w := l.workloads[p.workload]; w != nil {
+		w.pods--
+		if w.pods == 0 && w.lastUsed.Load() < now {
+			w.lastUsed.Store(now)
 		}
 	}
+}
+
+// setNode records a node's per-pod sample, observed at at (Unix nanoseconds); nil forgets
+// the node. It costs O(1) per pod of the node.
+func (l *learnedDemand) setNode(node string, podThreads map[string]int64, at int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if podThreads == nil {
 		delete(l.observed, node)
-	} else {
-		l.observed[node] = podThreads
+		return
 	}
+	l.observed[node] = podThreads
 	for uid, n := range podThreads {
-		l.podObserved[uid] = n
-		if w, ok := l.pods[types.UID(uid)]; ok {
-			touched[w] = struct{}{}
+		if p := l.pods[types.UID(uid)]; p != nil {
+			l.observe(p, at, n)
 		}
-	}
-	for w := range touched {
-		l.recompute(w)
 	}
 }
 
-// recompute raises one workload's peak to what its pods are observed at now. Callers hold mu.
-func (l *learnedDemand) recompute(workload string) {
-	var peak int64
-	found := false
-	for uid := range l.members[workload] {
-		if n, ok := l.podObserved[string(uid)]; ok {
-			found = true
-			peak = max(peak, n)
-		}
-	}
-	if old, had := l.peak[workload]; !found || (had && old >= peak) {
+// observe adds one observation of a pod to its own and its workload's window. Callers hold mu.
+func (l *learnedDemand) observe(p *podState, at, n int64) {
+	p.peak.add(at, n)
+	if p.workload == "" {
 		return
 	}
-	l.peak[workload] = peak
-	l.version.Add(1)
+	w := l.workload(p.workload)
+	w.window.add(at, n)
+	if !w.learned || n > w.demand {
+		w.demand, w.learned = n, true
+		l.version.Add(1)
+	}
+}
+
+// expire lowers each workload's learned demand to its window ending at now (Unix
+// nanoseconds), and forgets workloads that have had no pods, no observation and no cycle for
+// demandWindow. It runs once per slotLength and costs O(workloads).
+func (l *learnedDemand) expire(now int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	changed := false
+	for key, w := range l.workloads {
+		v, ok := w.window.value(now)
+		if ok != w.learned || v != w.demand {
+			w.demand, w.learned = v, ok
+			changed = true
+		}
+		if w.pods == 0 && !ok && now-w.lastUsed.Load() > int64(demandWindow) {
+			delete(l.workloads, key)
+			changed = true
+		}
+	}
+	if changed {
+		l.version.Add(1)
+	}
+}
+
+// size returns how many workloads and pods are tracked.
+func (l *learnedDemand) size() (workloads, pods int) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.workloads), len(l.pods)
 }

@@ -2,15 +2,18 @@ package threadaware
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2/ktesting"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
 )
 
 // waitLearned waits until the informers have delivered what the test created.
@@ -61,7 +64,7 @@ func TestRedeployInheritsObservedThreads(t *testing.T) {
 		t.Fatalf("worker-2 should fit: %v", st)
 	}
 	e := pl.nodes.entry(klogFrom(ctx), ni.Node())
-	if got := pl.load(e, ni).inFlight; got != 8000 {
+	if got := pl.load(e, ni, testNow.UnixNano()).inFlight; got != 8000 {
 		t.Errorf("in flight on worker-2 = %d, want 8000 for the unsampled new pod", got)
 	}
 	unrelated := javaPod("lone", "batch", "1111", -1).Obj()
@@ -74,46 +77,101 @@ func TestRedeployInheritsObservedThreads(t *testing.T) {
 
 func TestLearnedDemand(t *testing.T) {
 	l := newLearnedDemand()
+	at := testNow.UnixNano()
 	v0 := l.version.Load()
-	l.setPod("a", "ns/Deployment/web")
-	l.setPod("b", "ns/Deployment/web")
-	if _, ok := l.demand("ns/Deployment/web"); ok {
+	a, b := javaPod("a", "web", "x", -1).Node("n1").Obj(), javaPod("b", "web", "x", -1).Node("n2").Obj()
+	l.setPod(a, at)
+	l.setPod(b, at)
+	const web = "default/Deployment/web"
+	if _, ok := l.demand(web); ok {
 		t.Error("no pod observed yet, but a demand was learned")
 	}
-	l.setNode("n1", map[string]int64{"a": 300, "x": 9000})
-	l.setNode("n2", map[string]int64{"b": 500})
-	if got, _ := l.demand("ns/Deployment/web"); got != 500 {
+	l.setNode("n1", map[string]int64{"a": 300, "x": 9000}, at)
+	l.setNode("n2", map[string]int64{"b": 500}, at)
+	if got, _ := l.demand(web); got != 500 {
 		t.Errorf("peak = %d, want 500", got)
 	}
 	v1 := l.version.Load()
 	if v1 == v0 {
 		t.Error("version did not change when a peak was learned")
 	}
-	l.setNode("n1", map[string]int64{"a": 300, "x": 1})
+	l.setNode("n1", map[string]int64{"a": 300, "x": 1}, at)
 	if l.version.Load() != v1 {
 		t.Error("version changed although no peak changed")
 	}
-	// A Recreate rollout: the old pods go, then a new pod is sampled while it starts.
-	l.deletePod("a")
-	l.deletePod("b")
-	l.setNode("n2", nil)
-	if got, ok := l.demand("ns/Deployment/web"); !ok || got != 500 {
+	// A Recreate rollout: the old pods go, then a new pod is sampled while it starts, within
+	// the window.
+	l.deletePod(a, at)
+	l.deletePod(b, at)
+	l.setNode("n2", nil, 0)
+	if got, ok := l.demand(web); !ok || got != 500 {
 		t.Errorf("after every pod left, demand = (%d, %v), want the peak 500 kept", got, ok)
 	}
-	l.setPod("c", "ns/Deployment/web")
-	l.setNode("n1", map[string]int64{"c": 20})
-	if got, _ := l.demand("ns/Deployment/web"); got != 500 {
+	c := javaPod("c", "web", "x", -1).Node("n1").Obj()
+	l.setPod(c, at)
+	l.setNode("n1", map[string]int64{"c": 20}, at+int64(time.Minute))
+	if got, _ := l.demand(web); got != 500 {
 		t.Errorf("a starting pod lowered the peak to %d, want 500", got)
 	}
-	l.setNode("n1", map[string]int64{"c": 900})
-	if got, _ := l.demand("ns/Deployment/web"); got != 900 {
+	l.setNode("n1", map[string]int64{"c": 900}, at+int64(2*time.Minute))
+	if got, _ := l.demand(web); got != 900 {
 		t.Errorf("peak = %d after a pod grew to 900, want 900", got)
 	}
 	if l.version.Load() == v1 {
 		t.Error("version did not change when the peak rose")
 	}
+	// Past the window, only what was observed in it counts.
+	later := at + int64(demandWindow+slotLength+3*time.Minute)
+	l.setNode("n1", map[string]int64{"c": 40}, later)
+	l.expire(later)
+	if got, _ := l.demand(web); got != 40 {
+		t.Errorf("peak = %d once the window moved past the 900, want 40", got)
+	}
 	if _, ok := l.demand(""); ok {
 		t.Error("pods without a workload must not share a demand")
+	}
+}
+
+// TestLearnedPodSeededFromEarlierSample: a pod the informer delivers after its node's sample
+// listed it is observed at once.
+func TestLearnedPodSeededFromEarlierSample(t *testing.T) {
+	l := newLearnedDemand()
+	at := testNow.UnixNano()
+	l.setNode("n1", map[string]int64{"a": 700}, at)
+	l.setPod(javaPod("a", "web", "x", -1).Node("n1").Obj(), at)
+	if got, ok := l.demand("default/Deployment/web"); !ok || got != 700 {
+		t.Errorf("demand = (%d, %v), want 700 from the earlier sample", got, ok)
+	}
+}
+
+func TestWindowMax(t *testing.T) {
+	var w windowMax
+	t0 := testNow.UnixNano()
+	if _, ok := w.value(t0); ok {
+		t.Fatal("an empty window has a value")
+	}
+	w.add(t0, 5)
+	w.add(t0+int64(slotLength), 3)
+	for _, tc := range []struct {
+		at     time.Duration
+		want   int64
+		wantOK bool
+	}{
+		{at: 0, want: 5, wantOK: true},
+		{at: demandWindow, want: 5, wantOK: true},
+		{at: demandWindow + slotLength, want: 3, wantOK: true},
+		{at: demandWindow + 2*slotLength, wantOK: false},
+	} {
+		got, ok := w.value(t0 + int64(tc.at))
+		if got != tc.want || ok != tc.wantOK {
+			t.Errorf("value %v later = (%d, %v), want (%d, %v)", tc.at, got, ok, tc.want, tc.wantOK)
+		}
+	}
+	// An observation older than the window a bucket now holds is dropped.
+	w.add(t0+int64(5*slotLength), 1)
+	w.add(t0, 100)
+	if got, _ := w.value(t0 + int64(5*slotLength)); got != 3 {
+		t.Errorf("value = %d, want 3: the late observation of 100 is out of the window", got)
 	}
 }
 
@@ -127,12 +185,39 @@ func TestInFlightFollowsLearnedDemand(t *testing.T) {
 	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
 	ni, _ := snapshot.NodeInfos().Get("n")
 	e := pl.nodes.entry(klogFrom(ctx), node)
-	if got := pl.load(e, ni).inFlight; got != 100 {
+	if got := pl.load(e, ni, testNow.UnixNano()).inFlight; got != 100 {
 		t.Fatalf("in flight = %d, want defaultPodThreads 100", got)
 	}
-	pl.learned.setPod("old-0", "default/Deployment/collector")
-	pl.learned.setNode("elsewhere", map[string]int64{"old-0": 8000})
-	if got := pl.load(e, ni).inFlight; got != 8000 {
+	pl.learned.setPod(javaPod("old-0", "collector", "6d4b9", -1).Node("elsewhere").Obj(), testNow.UnixNano())
+	pl.learned.setNode("elsewhere", map[string]int64{"old-0": 8000}, freshSample.UnixNano())
+	if got := pl.load(e, ni, testNow.UnixNano()).inFlight; got != 8000 {
 		t.Errorf("in flight = %d after the workload was observed at 8000, want 8000", got)
+	}
+}
+
+// BenchmarkLearnedSetNodeDaemonSet feeds one node's sample at a time for a DaemonSet with a
+// pod on every node: the cost of an update must not grow with the number of nodes (the
+// workload's members are not walked).
+func BenchmarkLearnedSetNodeDaemonSet(b *testing.B) {
+	for _, nodes := range []int{100, 5000} {
+		b.Run(fmt.Sprintf("%dnodes", nodes), func(b *testing.B) {
+			l := newLearnedDemand()
+			at := testNow.UnixNano()
+			samples := make([]map[string]int64, nodes)
+			names := make([]string, nodes)
+			for i := range nodes {
+				names[i] = fmt.Sprintf("node-%05d", i)
+				uid := fmt.Sprintf("agent-%05d", i)
+				l.setPod(st.MakePod().Namespace("kube-system").Name(uid).UID(uid).Node(fmt.Sprintf("node-%05d", i)).
+					OwnerReference("agent", appsv1.SchemeGroupVersion.WithKind("DaemonSet")).Obj(), at)
+				samples[i] = map[string]int64{uid: 12}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				n := i % nodes
+				l.setNode(names[n], samples[n], at+int64(i))
+			}
+		})
 	}
 }

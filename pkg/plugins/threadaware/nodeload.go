@@ -1,8 +1,19 @@
 package threadaware
 
 import (
+	"iter"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
+
+// podSettle is how long a pod must have been running before a sample for the sample's
+// threads to hold its tasks when the sample does not list it: a node without per-pod data,
+// or a pod whose cgroup the agent could not read. One agent heartbeat.
+const podSettle = time.Minute
 
 // nodeLoad is what the pods the scheduler holds on a node add to, or take from, the node's
 // last sample. It is derived from one NodeInfo generation and one learned-demand version, so
@@ -12,45 +23,123 @@ type nodeLoad struct {
 	generation     int64
 	learnedVersion uint64
 
-	// inFlight is the sum over held pods of max(0, D(p) - observed(p)): tasks that pods
-	// placed since the sample (or still starting) are expected to add.
+	// inFlight is the sum over held pods of what each can still add beyond the sample (see
+	// podLoad), saturating.
 	inFlight int64
 	// departed is the observed tasks of sampled pods the scheduler no longer holds there:
 	// deleted since the sample, or preemption victims in a what-if NodeInfo.
 	departed int64
-	// workloads is the projected tasks per workload on the node, max(D(p), observed(p))
-	// summed over its pods.
+	// workloads is the projected tasks per workload on the node, summed over its pods.
 	workloads []workloadThreads
 }
 
 // load returns the node's load for this NodeInfo, computing it only when the NodeInfo's pods
-// or the learned demands changed.
-func (pl *ThreadAware) load(e *nodeEntry, nodeInfo fwk.NodeInfo) *nodeLoad {
+// or the learned demands changed. now (Unix nanoseconds) marks the workloads as in use.
+func (pl *ThreadAware) load(e *nodeEntry, nodeInfo fwk.NodeInfo, now int64) *nodeLoad {
 	gen, ver := nodeInfo.GetGeneration(), pl.learned.version.Load()
 	if l := e.load.Load(); l != nil && l.generation == gen && l.learnedVersion == ver {
 		return l
 	}
-	sampled := e.sample.PodThreads
 	pods := nodeInfo.GetPods()
-	l := &nodeLoad{generation: gen, learnedVersion: ver}
-	held := make(map[string]struct{}, len(pods))
-	for _, pi := range pods {
-		p := pi.GetPod()
-		uid := string(p.UID)
+	l := pl.computeLoad(e, len(pods), func(yield func(*v1.Pod) bool) {
+		for _, pi := range pods {
+			if !yield(pi.GetPod()) {
+				return
+			}
+		}
+	}, now)
+	l.generation, l.learnedVersion = gen, ver
+	e.load.Store(l)
+	return l
+}
+
+// computeLoad derives the load of the n pods held on e's node.
+func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], now int64) *nodeLoad {
+	sampled := e.sample.PodThreads
+	l := &nodeLoad{}
+	held := make(map[string]struct{}, n)
+	for p := range pods {
+		uid := string(cgroupUID(p))
 		held[uid] = struct{}{}
 		w := workloadKey(p)
 		d, _, _ := pl.demand(p, w)
-		observed := sampled[uid]
-		l.inFlight += max(0, d-observed)
+		reserve, projected := pl.podLoad(e, p, uid, d)
+		l.inFlight = threadinfo.AddSat(l.inFlight, reserve)
 		if w != "" {
-			l.workloads = addThreads(l.workloads, pl.workloadIDs.id(w), max(d, observed))
+			l.workloads = addThreads(l.workloads, pl.learned.id(w, now), projected)
 		}
 	}
 	for uid, n := range sampled {
 		if _, ok := held[uid]; !ok {
-			l.departed += n
+			l.departed = threadinfo.AddSat(l.departed, n)
 		}
 	}
-	e.load.Store(l)
 	return l
+}
+
+// podLoad returns what a pod held on e's node can still add beyond e's sample (its
+// reservation) and the tasks it is projected to reach there. d is the pod's demand; it counts
+// at most the node's limit, which no pod can exceed.
+//   - A pod the sample lists is expected to reach its demand while young. Once it has run
+//     longer than demandWindow at the sample, the expectation decays linearly, over another
+//     demandWindow, to the pod's own recent peak: a pod that never came near its demand stops
+//     reserving it.
+//   - A pod the sample does not list, but that had been running for podSettle at the sample,
+//     is inside the sample's threads already (no per-pod data, or its cgroup was not read):
+//     it reserves nothing more.
+//   - Any other pod (assumed, binding, starting) has not started its tasks: it reserves its
+//     whole demand.
+func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d int64) (reserve, projected int64) {
+	d = min(d, e.limit)
+	age, started := runningFor(p, e.observedAt)
+	observed, listed := e.sample.PodThreads[uid]
+	switch {
+	case listed:
+		expected := d
+		if started && age > demandWindow {
+			own := observed
+			if peak, ok := pl.learned.podPeak(cgroupUID(p), e.observedAt); ok {
+				own = max(own, peak)
+			}
+			expected = decayed(d, own, age)
+		}
+		return max(0, expected-observed), max(expected, observed)
+	case started && age >= podSettle:
+		return 0, d
+	default:
+		return d, d
+	}
+}
+
+// decayed is the expected peak of a pod with demand d and own recent peak own that had run
+// for age (more than demandWindow): d at demandWindow, falling linearly to own at twice
+// demandWindow.
+func decayed(d, own int64, age time.Duration) int64 {
+	if own >= d {
+		return own
+	}
+	over := age - demandWindow
+	if over >= demandWindow {
+		return own
+	}
+	// d - own < 2^31 and the remaining milliseconds < 2^20: the product cannot overflow.
+	left := (demandWindow - over).Milliseconds()
+	return own + (d-own)*left/demandWindow.Milliseconds()
+}
+
+// runningFor returns how long the pod had been running at the sample time at (Unix
+// nanoseconds): from its status.startTime, when it is in the Running phase.
+func runningFor(p *v1.Pod, at int64) (time.Duration, bool) {
+	if p.Status.Phase != v1.PodRunning || p.Status.StartTime == nil {
+		return 0, false
+	}
+	start := p.Status.StartTime.Time
+	if start.After(time.Unix(0, at)) {
+		return 0, false
+	}
+	var startNs int64 // a start before 1970 counts from 1970, where UnixNano is defined
+	if start.After(time.Unix(0, 0)) {
+		startNs = start.UnixNano()
+	}
+	return time.Duration(at - startNs), true
 }

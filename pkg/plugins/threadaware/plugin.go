@@ -7,6 +7,7 @@ package threadaware
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -34,6 +35,9 @@ const (
 	ErrReasonNoThreadData = "node(s) have no thread data"
 	// ErrReasonStaleThreadData: thread data older than maxSampleAge, under staleNodePolicy Reject.
 	ErrReasonStaleThreadData = "node(s) have stale thread data"
+	// ErrReasonAboveAnyTaskLimit: the pod's expected-threads is above the highest task limit a
+	// Linux node can have (threadinfo.MaxTaskLimit); PreFilter rejects it for every node.
+	ErrReasonAboveAnyTaskLimit = "pod expects more threads than any node's task limit"
 )
 
 // ThreadAware filters out nodes near their task limit and scores nodes by task headroom and by
@@ -46,12 +50,15 @@ type ThreadAware struct {
 	headroomWeight    int64
 	spreadWeight      int64
 
-	nodes       *nodeStore
-	learned     *learnedDemand
-	workloadIDs *workloadIDs
-	metrics     *pluginMetrics
+	nodes   *nodeStore
+	learned *learnedDemand
+	metrics *pluginMetrics
 	// now is time.Now outside tests.
 	now func() time.Time
+	// handlersSynced reports whether the plugin's informer handlers have seen every object
+	// of the initial list; nil without informers. synced caches its first true.
+	handlersSynced func() bool
+	synced         atomic.Bool
 }
 
 var _ fwk.PreFilterPlugin = &ThreadAware{}
@@ -87,14 +94,13 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		rejectStale:       args.StaleNodePolicy == config.StaleNodeReject,
 		headroomWeight:    int64(args.HeadroomWeight),
 		spreadWeight:      int64(args.SpreadWeight),
-		nodes:             newNodeStore(int64(args.HeadroomPercent)),
 		learned:           newLearnedDemand(),
-		workloadIDs:       newWorkloadIDs(),
 		metrics:           newPluginMetrics(string(args.StaleNodePolicy)),
 		now:               time.Now,
 	}
+	pl.nodes = newNodeStore(int64(args.HeadroomPercent), func() time.Time { return pl.now() })
 	if h != nil && h.SharedInformerFactory() != nil {
-		if err := pl.watch(klog.FromContext(ctx), h); err != nil {
+		if err := pl.watch(ctx, h); err != nil {
 			return nil, fmt.Errorf("watching pods and nodes: %w", err)
 		}
 	}
@@ -109,57 +115,108 @@ func getArgs(obj runtime.Object) (*config.ThreadAwareArgs, error) {
 	return args, nil
 }
 
-// watch feeds the learned demand from assigned pods and node samples, and drops cached node
-// data when a node goes away.
-func (pl *ThreadAware) watch(logger klog.Logger, h fwk.Handle) error {
-	pods := h.SharedInformerFactory().Core().V1().Pods().Informer()
-	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+// watch feeds the learned demand from assigned pods and node samples, keeps the parsed node
+// data current, and expires learned demands once per slot until ctx is done.
+func (pl *ThreadAware) watch(ctx context.Context, h fwk.Handle) error {
+	logger := klog.FromContext(ctx)
+	pods, err := h.SharedInformerFactory().Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { pl.onPod(obj) },
 		UpdateFunc: func(_, obj any) { pl.onPod(obj) },
 		DeleteFunc: func(obj any) {
 			if pod, ok := unwrap[*v1.Pod](obj); ok {
-				pl.learned.deletePod(pod.UID)
+				pl.onPodDelete(pod)
 			}
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	nodes := h.SharedInformerFactory().Core().V1().Nodes().Informer()
-	_, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	pl.nodes.fed = true
+	nodes, err := h.SharedInformerFactory().Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { pl.onNode(logger, obj) },
 		UpdateFunc: func(_, obj any) { pl.onNode(logger, obj) },
 		DeleteFunc: func(obj any) {
 			if node, ok := unwrap[*v1.Node](obj); ok {
-				pl.nodes.forget(node.Name)
-				pl.learned.setNode(node.Name, nil)
+				pl.onNodeDelete(node)
 			}
 		},
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	pl.handlersSynced = func() bool { return pods.HasSynced() && nodes.HasSynced() }
+	go pl.expireLearned(ctx)
+	return nil
 }
 
+// expireLearned expires the learned demands once per slot, on the real clock, until ctx is
+// done. The first expiry is one slot after the start.
+func (pl *ThreadAware) expireLearned(ctx context.Context) {
+	ticker := time.NewTicker(slotLength)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-ticker.C:
+			pl.learned.expire(now.UnixNano())
+		}
+	}
+}
+
+// handlerSyncTimeout bounds how long a cycle waits for the plugin's handlers to sync; the pod
+// is then retried with backoff.
+const handlerSyncTimeout = 30 * time.Second
+
+// waitForHandlers returns once the plugin's informer handlers have synced, or an error when
+// they have not within handlerSyncTimeout or ctx is done.
+func (pl *ThreadAware) waitForHandlers(ctx context.Context) error {
+	if pl.handlersSynced == nil || pl.synced.Load() {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, handlerSyncTimeout)
+	defer cancel()
+	if !cache.WaitForCacheSync(wctx.Done(), pl.handlersSynced) {
+		return fmt.Errorf("%s's pod and node event handlers have not synced", Name)
+	}
+	pl.synced.Store(true)
+	return nil
+}
+
+// onPod tracks an assigned pod; a pod that has terminated holds no tasks and is forgotten.
 func (pl *ThreadAware) onPod(obj any) {
 	pod, ok := unwrap[*v1.Pod](obj)
-	if !ok {
+	if !ok || pod.Spec.NodeName == "" {
 		return
 	}
-	if pod.Spec.NodeName == "" {
+	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+		pl.onPodDelete(pod)
 		return
 	}
-	pl.learned.setPod(pod.UID, workloadKey(pod))
+	pl.learned.setPod(pod, pl.now().UnixNano())
 }
 
+func (pl *ThreadAware) onPodDelete(pod *v1.Pod) {
+	pl.learned.deletePod(pod, pl.now().UnixNano())
+}
+
+// onNode parses a node's new object and feeds its per-pod sample to the learned demand.
 func (pl *ThreadAware) onNode(logger klog.Logger, obj any) {
 	node, ok := unwrap[*v1.Node](obj)
 	if !ok {
 		return
 	}
-	e := pl.nodes.entry(logger, node)
-	if !e.hasData {
-		pl.learned.setNode(node.Name, nil)
+	e := pl.nodes.update(logger, node)
+	if !e.hasData || !e.sample.HasPodThreads {
+		pl.learned.setNode(node.Name, nil, 0)
 		return
 	}
-	pl.learned.setNode(node.Name, e.sample.PodThreads)
+	pl.learned.setNode(node.Name, e.sample.PodThreads, e.observedAt)
+}
+
+func (pl *ThreadAware) onNodeDelete(node *v1.Node) {
+	pl.nodes.forget(node.Name)
+	pl.learned.setNode(node.Name, nil, 0)
 }
 
 // unwrap returns the object of an informer event, also from a deletion tombstone.

@@ -7,13 +7,18 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
 
 const preScoreStateKey = "PreScore" + Name
 
-// neutralScore is given to nodes without current data, so that an agent outage leaves the
-// ranking to the other plugins.
-const neutralScore = maxScore / 2
+// noDataScore is given to nodes without current data: they rank below every node with data
+// (which score at least minDataScore), and among themselves the other plugins decide.
+const (
+	noDataScore  = 0
+	minDataScore = 1
+)
 
 // preScoreState holds the pod's demand for this cycle.
 type preScoreState struct {
@@ -76,11 +81,11 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	logger := klog.FromContext(ctx)
 	e := pl.nodes.entry(logger, node)
 	if pl.dataReason(e, s.now) != "" {
-		return neutralScore, nil
+		return noDataScore, nil
 	}
-	l := pl.load(e, nodeInfo)
+	l := pl.load(e, nodeInfo, s.now)
 
-	projected := max(0, e.sample.Threads-l.departed) + l.inFlight + s.demand
+	projected := threadinfo.AddSat(threadinfo.AddSat(max(0, e.sample.Threads-l.departed), l.inFlight), s.demand)
 	var headroom int64
 	if e.usable > 0 && projected < e.usable {
 		headroom = (e.usable - projected) * maxScore / e.usable
@@ -88,9 +93,11 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	spread := int64(maxScore)
 	workloadThreads := threadsOf(l.workloads, s.workloadID)
 	if s.workloadID != 0 && workloadThreads > 0 {
-		spread = s.demand * maxScore / (workloadThreads + s.demand)
+		// Both terms are below 2^40 (demands are bounded, held pods count at most the
+		// node's limit each), so neither the sum nor the product can overflow.
+		spread = s.demand * maxScore / threadinfo.AddSat(workloadThreads, s.demand)
 	}
-	score := (pl.headroomWeight*headroom + pl.spreadWeight*spread) / (pl.headroomWeight + pl.spreadWeight)
+	score := max(minDataScore, (pl.headroomWeight*headroom+pl.spreadWeight*spread)/(pl.headroomWeight+pl.spreadWeight))
 	if lv := logger.V(6); lv.Enabled() {
 		lv.Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
 			"workloadThreads", workloadThreads, "spread", spread, "score", score)

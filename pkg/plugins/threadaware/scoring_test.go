@@ -89,14 +89,14 @@ func TestScore(t *testing.T) {
 			wantScores: fwk.NodeScoreList{{Name: "a", Score: 52}, {Name: "b", Score: 59}},
 		},
 		{
-			name: "nodes without current data get a neutral score",
+			name: "nodes without current data score below nodes with data",
 			nodes: []*v1.Node{
 				makeNode("a", at(10000)).Obj(),
 				st.MakeNode().Name("b").Obj(),
 				makeNode("c", sample{threads: 1, threadsMax: 65535, pidMax: 65536, at: staleSample}).Obj(),
 			},
 			pod:        javaPod("p", "web", "x", 8000).Obj(),
-			wantScores: fwk.NodeScoreList{{Name: "a", Score: (69 + 100) / 2}, {Name: "b", Score: 50}, {Name: "c", Score: 50}},
+			wantScores: fwk.NodeScoreList{{Name: "a", Score: (69 + 100) / 2}, {Name: "b", Score: 0}, {Name: "c", Score: 0}},
 		},
 	}
 	for _, tt := range tests {

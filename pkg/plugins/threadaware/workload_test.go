@@ -49,15 +49,16 @@ func TestWorkloadKey(t *testing.T) {
 }
 
 func TestWorkloadIDs(t *testing.T) {
-	ids := newWorkloadIDs()
-	a, b := ids.id("ns/Deployment/a"), ids.id("ns/Deployment/b")
+	ids := newLearnedDemand()
+	now := testNow.UnixNano()
+	a, b := ids.id("ns/Deployment/a", now), ids.id("ns/Deployment/b", now)
 	if a == 0 || b == 0 || a == b {
 		t.Fatalf("ids a=%d b=%d: want distinct non-zero IDs", a, b)
 	}
-	if again := ids.id("ns/Deployment/a"); again != a {
+	if again := ids.id("ns/Deployment/a", now); again != a {
 		t.Errorf("the same key got a new ID: %d then %d", a, again)
 	}
-	if none := ids.id(""); none != 0 {
+	if none := ids.id("", now); none != 0 {
 		t.Errorf("no workload got ID %d, want 0", none)
 	}
 	var list []workloadThreads

@@ -1,43 +1,11 @@
 package threadaware
 
-import "sync"
+import "github.com/threadaware/threadaware/pkg/threadinfo"
 
-// workloadID is a small number standing for a workload key, so that the per-node sums Score
-// reads are a short contiguous slice compared by integer, not a map hashed by string. 0 is
-// "no workload".
-type workloadID uint32
-
-// workloadIDs interns workload keys. IDs are never reused; the table grows with the number of
-// distinct workloads the scheduler has seen, like the learned demands.
-type workloadIDs struct {
-	mu  sync.RWMutex
-	ids map[string]workloadID
-}
-
-func newWorkloadIDs() *workloadIDs {
-	return &workloadIDs{ids: map[string]workloadID{}}
-}
-
-// id returns key's ID, assigning the next one to a new key.
-func (w *workloadIDs) id(key string) workloadID {
-	if key == "" {
-		return 0
-	}
-	w.mu.RLock()
-	id, ok := w.ids[key]
-	w.mu.RUnlock()
-	if ok {
-		return id
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if id, ok := w.ids[key]; ok {
-		return id
-	}
-	id = workloadID(len(w.ids) + 1)
-	w.ids[key] = id
-	return id
-}
+// workloadID is a number standing for a workload key, so that the per-node sums Score reads
+// are a short contiguous slice compared by integer, not a map hashed by string. 0 is "no
+// workload". learnedDemand hands them out and never reuses one.
+type workloadID uint64
 
 // workloadThreads is one workload's projected threads on a node.
 type workloadThreads struct {
@@ -59,7 +27,7 @@ func threadsOf(list []workloadThreads, id workloadID) int64 {
 func addThreads(list []workloadThreads, id workloadID, n int64) []workloadThreads {
 	for i := range list {
 		if list[i].id == id {
-			list[i].threads += n
+			list[i].threads = threadinfo.AddSat(list[i].threads, n)
 			return list
 		}
 	}
