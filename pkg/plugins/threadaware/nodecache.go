@@ -80,31 +80,32 @@ func (s *nodeStore) update(logger klog.Logger, node *v1.Node) *nodeEntry {
 // peek returns the parsed form of node without keeping it, for objects that are not the
 // node's current one (a queueing hint's old object).
 func (s *nodeStore) peek(logger klog.Logger, node *v1.Node) *nodeEntry {
-	s.mu.RLock()
-	e, ok := s.byNode[node]
-	s.mu.RUnlock()
-	if ok {
+	e, prev := s.lookup(node)
+	if e != nil {
 		return e
 	}
-	s.mu.RLock()
-	prev := s.byName[node.Name]
-	s.mu.RUnlock()
 	return s.parse(logger, node, prev)
+}
+
+// lookup returns node's entry when node is an object the store holds; else, in prev, the
+// entry of the node's previous object (nil when there is none).
+func (s *nodeStore) lookup(node *v1.Node) (e, prev *nodeEntry) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if e, ok := s.byNode[node]; ok {
+		// The hot path: no lookup by name, which would touch the node's name.
+		return e, nil
+	}
+	return nil, s.byName[node.Name]
 }
 
 // store returns node's entry, parsing it when node is a new object; add says whether a node
 // the store does not hold yet may be added.
 func (s *nodeStore) store(logger klog.Logger, node *v1.Node, add bool) *nodeEntry {
-	s.mu.RLock()
-	e, ok := s.byNode[node]
-	s.mu.RUnlock()
-	if ok {
-		// The hot path: no lookup by name, which would touch the node's name.
+	e, prev := s.lookup(node)
+	if e != nil {
 		return e
 	}
-	s.mu.RLock()
-	prev := s.byName[node.Name]
-	s.mu.RUnlock()
 	e = s.parse(logger, node, prev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
