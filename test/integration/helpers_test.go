@@ -336,67 +336,53 @@ func listPods(t *testing.T, ns, selector string) []v1.Pod {
 	return pods
 }
 
-// waitPodsBound waits until exactly n pods match selector in ns and all are bound to a node,
-// and returns them. On timeout it fails the test listing which pods are not bound.
-func waitPodsBound(t *testing.T, ns, selector string, n int, timeout time.Duration) []v1.Pod {
+// waitPods polls the pods matching selector until done holds for them, and returns them. On
+// timeout it fails the test with want and the pods as they are.
+func waitPods(t *testing.T, ns, selector string, timeout time.Duration, want string, done func([]v1.Pod) bool) []v1.Pod {
 	t.Helper()
 	var pods []v1.Pod
 	err := wait.PollUntilContextTimeout(ctxFor(t), pollInterval, timeout, true, func(context.Context) (bool, error) {
 		pods = listPods(t, ns, selector)
-		if len(pods) != n {
-			return false, nil
-		}
-		for _, p := range pods {
-			if p.Spec.NodeName == "" {
-				return false, nil
-			}
-		}
-		return true, nil
+		return done(pods), nil
 	})
 	if err != nil {
-		t.Fatalf("waiting for %d bound pods %q in %s: %v; now: %s", n, selector, ns, err, describePods(pods))
+		t.Fatalf("waiting for %s %q in %s: %v; now: %s", want, selector, ns, err, describePods(pods))
 	}
 	return pods
+}
+
+// waitPodsBound waits until exactly n pods match selector in ns and all are bound to a node,
+// and returns them. On timeout it fails the test listing which pods are not bound.
+func waitPodsBound(t *testing.T, ns, selector string, n int, timeout time.Duration) []v1.Pod {
+	t.Helper()
+	return waitPods(t, ns, selector, timeout, fmt.Sprintf("%d bound pods", n), func(pods []v1.Pod) bool {
+		return len(pods) == n && len(bound(pods)) == n
+	})
 }
 
 // waitPodsCreated waits until n pods match selector, bound or not.
 func waitPodsCreated(t *testing.T, ns, selector string, n int) {
 	t.Helper()
-	var pods []v1.Pod
-	err := wait.PollUntilContextTimeout(ctxFor(t), pollInterval, bindTimeout, true, func(context.Context) (bool, error) {
-		pods = listPods(t, ns, selector)
-		return len(pods) == n, nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %d pods %q in %s: %v; now: %s", n, selector, ns, err, describePods(pods))
-	}
+	waitPods(t, ns, selector, bindTimeout, fmt.Sprintf("%d pods", n), func(pods []v1.Pod) bool { return len(pods) == n })
 }
 
-// boundPods returns the pods matching selector that are bound to a node.
-func boundPods(t *testing.T, ns, selector string) []v1.Pod {
-	t.Helper()
-	var bound []v1.Pod
-	for _, p := range listPods(t, ns, selector) {
+// bound returns the pods that are bound to a node.
+func bound(pods []v1.Pod) []v1.Pod {
+	var out []v1.Pod
+	for _, p := range pods {
 		if p.Spec.NodeName != "" {
-			bound = append(bound, p)
+			out = append(out, p)
 		}
 	}
-	return bound
+	return out
 }
 
 // waitBoundCount waits until exactly n of the pods matching selector are bound, and returns
 // those.
 func waitBoundCount(t *testing.T, ns, selector string, n int, timeout time.Duration) []v1.Pod {
 	t.Helper()
-	var bound []v1.Pod
-	err := wait.PollUntilContextTimeout(ctxFor(t), pollInterval, timeout, true, func(context.Context) (bool, error) {
-		bound = boundPods(t, ns, selector)
-		return len(bound) == n, nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %d bound pods %q in %s: %v; now: %s", n, selector, ns, err, describePods(listPods(t, ns, selector)))
-	}
-	return bound
+	pods := waitPods(t, ns, selector, timeout, fmt.Sprintf("%d of them bound", n), func(pods []v1.Pod) bool { return len(bound(pods)) == n })
+	return bound(pods)
 }
 
 // expectBoundCount checks, for the whole duration, that exactly n of the pods matching
@@ -404,8 +390,8 @@ func waitBoundCount(t *testing.T, ns, selector string, n int, timeout time.Durat
 func expectBoundCount(t *testing.T, ns, selector string, n int, d time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		if bound := boundPods(t, ns, selector); len(bound) != n {
-			t.Fatalf("%d pods %q bound, want %d to stay bound: %s", len(bound), selector, n, describePods(bound))
+		if b := bound(listPods(t, ns, selector)); len(b) != n {
+			t.Fatalf("%d pods %q bound, want %d to stay bound: %s", len(b), selector, n, describePods(b))
 		}
 	}
 }
