@@ -3,6 +3,7 @@ package threadaware
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,13 @@ func TestFilterOverflow(t *testing.T) {
 		{name: "incoming pod expects 2^62", node: node, pod: declare("p", two62).Obj(), wantStatus: aboveAny(two62)},
 		{name: "incoming pod expects more than an int64", node: node, pod: declare("p", "99999999999999999999").Obj(), wantStatus: aboveAny("99999999999999999999")},
 		{name: "incoming pod expects just above any node's limit", node: node, pod: declare("p", "4194305").Obj(), wantStatus: aboveAny("4194305")},
+		{
+			// The reason becomes the FailedScheduling event's text: a tenant's 1000 digits
+			// are cut, not copied into every event.
+			name: "incoming pod expects a 1000-digit number", node: node,
+			pod:        declare("p", strings.Repeat("9", 1000)).Obj(),
+			wantStatus: aboveAny(strings.Repeat("9", 20) + "..."),
+		},
 		{
 			name: "incoming pod expects just above this node's limit",
 			node: node, pod: declare("p", "65536").Obj(),

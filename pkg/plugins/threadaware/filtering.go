@@ -42,10 +42,20 @@ func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState,
 	if s.demand > threadinfo.MaxTaskLimit {
 		logger.V(4).Info("Pod expects more threads than any node's task limit", "pod", klog.KObj(pod), "expectedThreads", pod.Annotations[threadinfo.AnnotationExpectedThreads])
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf("%s: expected-threads %s > %d",
-			ErrReasonAboveAnyTaskLimit, pod.Annotations[threadinfo.AnnotationExpectedThreads], threadinfo.MaxTaskLimit))
+			ErrReasonAboveAnyTaskLimit, shorten(pod.Annotations[threadinfo.AnnotationExpectedThreads]), threadinfo.MaxTaskLimit))
 	}
 	cycleState.Write(preFilterStateKey, s)
 	return nil, nil
+}
+
+// shorten cuts a pod's annotation value for a reason, which becomes the FailedScheduling
+// event's text: any int64 fits whole, a tenant's thousand digits do not.
+func shorten(v string) string {
+	const keep = 20
+	if len(v) <= keep {
+		return v
+	}
+	return v[:keep] + "..."
 }
 
 // podState computes the per-cycle view of the incoming pod.
