@@ -3,7 +3,6 @@ package threadaware
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/component-base/metrics/testutil"
 	"k8s.io/klog/v2/ktesting"
@@ -21,14 +20,7 @@ func TestFilter(t *testing.T) {
 	// 8000-thread pod on a node with threads-max 65535 and pid-max 65536.
 	incident := sample{threads: 41200, threadsMax: 65535, pidMax: 65536}
 	reject := func(a *config.ThreadAwareArgs) { a.StaleNodePolicy = config.StaleNodeReject }
-	tests := []struct {
-		name       string
-		args       func(*config.ThreadAwareArgs)
-		node       *v1.Node
-		held       []*v1.Pod
-		pod        *v1.Pod
-		wantStatus *fwk.Status
-	}{
+	tests := []filterCase{
 		{
 			name: "room for the pod",
 			node: makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536}).Obj(),
@@ -167,30 +159,7 @@ func TestFilter(t *testing.T) {
 			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonNoThreadData),
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			logger, ctx := ktesting.NewTestContext(t)
-			_ = logger
-			args := defaultArgs()
-			if tt.args != nil {
-				tt.args(args)
-			}
-			snapshot := cache.NewSnapshot(tt.held, []*v1.Node{tt.node})
-			pl := newTestPlugin(ctx, t, args, snapshot)
-			state := framework.NewCycleState()
-			if _, s := pl.PreFilter(ctx, state, tt.pod, nil); !s.IsSuccess() {
-				t.Fatalf("PreFilter: %v", s)
-			}
-			nodeInfo, err := snapshot.NodeInfos().Get(tt.node.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := pl.Filter(ctx, state, tt.pod, nodeInfo)
-			if diff := cmp.Diff(tt.wantStatus, got); diff != "" {
-				t.Errorf("Filter status (-want,+got):\n%s", diff)
-			}
-		})
-	}
+	runFilterCases(t, tests)
 }
 
 // TestFilterMalformedCountedOncePerChange checks that an unchanged malformed value is counted
