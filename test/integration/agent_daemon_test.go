@@ -38,6 +38,65 @@ func httpGet(ctx context.Context, url string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
+// agentProcess is a thread-agent binary running for a test.
+type agentProcess struct {
+	// URL is the agent's HTTP endpoint (/metrics, /healthz, /readyz).
+	URL     string
+	logPath string
+	cmd     *exec.Cmd
+	// exited is closed when the process has ended; waitErr is then its result.
+	exited  chan struct{}
+	waitErr error
+}
+
+// startAgent runs the thread-agent binary for node on a simulated tree (its proc and cgroup
+// folders) until the test ends, with extra flags, and returns once it is ready: its first
+// write went through. Its log is printed when the test fails.
+func startAgent(t *testing.T, node, tree string, flags ...string) *agentProcess {
+	t.Helper()
+	port, err := controlplane.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agentProcess{URL: fmt.Sprintf("http://127.0.0.1:%d", port), logPath: filepath.Join(t.TempDir(), "thread-agent.log"), exited: make(chan struct{})}
+	logFile, err := os.Create(a.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--node-name=" + node,
+		"--proc-root=" + filepath.Join(tree, "proc"), "--cgroup-root=" + filepath.Join(tree, "cgroup"),
+		"--kubeconfig=" + testEnv.CP.AdminKubeconfig, "--interval=1s",
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port)}, flags...)
+	a.cmd = exec.Command(agentBinary(t), args...)
+	a.cmd.Stdout, a.cmd.Stderr = logFile, logFile
+	if err := a.cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatal(err)
+	}
+	go func() { a.waitErr = a.cmd.Wait(); logFile.Close(); close(a.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-a.exited:
+		default:
+			_ = a.cmd.Process.Kill()
+			<-a.exited
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(a.logPath)
+			t.Logf("thread-agent %s log:\n%s", node, b)
+		}
+	})
+	var code int
+	err = wait.PollUntilContextTimeout(ctxFor(t), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		code, _, _ = httpGet(ctx, a.URL+"/readyz")
+		return code == http.StatusOK, nil
+	})
+	if err != nil {
+		t.Fatalf("thread-agent for %s: /readyz never answered 200 (last %d): %v", node, code, err)
+	}
+	return a
+}
+
 // TestAgentDaemon runs the agent in its loop: it becomes ready after its first write, writes
 // again when a pod leaves (long before the heartbeat), serves its metrics, and exits 0 on
 // SIGTERM.
@@ -46,51 +105,8 @@ func TestAgentDaemon(t *testing.T) {
 	g := createNodes(t, "agent-daemon", nodeSpec{Name: "a"})
 	node := g.NodeNames()[0]
 	tree := agentTree(t, "cgroupv2-systemd")
-	port, err := controlplane.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	logPath := filepath.Join(t.TempDir(), "thread-agent.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(agentBinary(t), "--node-name="+node,
-		"--proc-root="+filepath.Join(tree, "proc"), "--cgroup-root="+filepath.Join(tree, "cgroup"),
-		"--kubeconfig="+testEnv.CP.AdminKubeconfig, "--interval=200ms", "--heartbeat=10m",
-		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port), "--v=4")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// exited is closed when the process has ended; waitErr is then its result.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("thread-agent log:\n%s", b)
-		}
-	})
-
-	// Ready once the first write went through.
-	var code int
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		code, _, _ = httpGet(ctx, base+"/readyz")
-		return code == http.StatusOK, nil
-	})
-	if err != nil {
-		t.Fatalf("/readyz never answered 200 (last %d): %v", code, err)
-	}
+	a := startAgent(t, node, tree, "--interval=200ms", "--heartbeat=10m", "--v=4")
+	base := a.URL
 	if code, body, err := httpGet(ctx, base+"/healthz"); err != nil || code != http.StatusOK {
 		t.Errorf("/healthz: %d %q %v", code, body, err)
 	}
@@ -147,7 +163,7 @@ func TestAgentDaemon(t *testing.T) {
 	}
 
 	// For docs/agent.md: the resident memory of a running agent (not asserted).
-	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)); err == nil {
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", a.cmd.Process.Pid)); err == nil {
 		for _, l := range strings.Split(string(status), "\n") {
 			if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmHWM:") {
 				t.Logf("thread-agent %s", strings.Join(strings.Fields(l), " "))
@@ -156,18 +172,18 @@ func TestAgentDaemon(t *testing.T) {
 	}
 
 	// SIGTERM stops it cleanly.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Errorf("thread-agent exited with %v after SIGTERM, want exit code 0", waitErr)
+	case <-a.exited:
+		if a.waitErr != nil {
+			t.Errorf("thread-agent exited with %v after SIGTERM, want exit code 0", a.waitErr)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("thread-agent did not exit within 30s of SIGTERM")
 	}
-	b, err := os.ReadFile(logPath)
+	b, err := os.ReadFile(a.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
-	"github.com/threadaware/threadaware/internal/controlplane"
 	"github.com/threadaware/threadaware/pkg/plugins/threadaware"
 	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
@@ -54,47 +53,6 @@ func simulatedProc(t *testing.T, tasks, threadsMax, pidMax int64) string {
 		}
 	}
 	return tree
-}
-
-// startAgent runs the thread-agent binary for node on tree until the test ends and returns
-// its /metrics URL once it has written its first sample.
-func startAgent(t *testing.T, node, tree string) string {
-	t.Helper()
-	port, err := controlplane.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	logPath := filepath.Join(t.TempDir(), "thread-agent.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(agentBinary(t), "--node-name="+node,
-		"--proc-root="+filepath.Join(tree, "proc"), "--cgroup-root="+filepath.Join(tree, "cgroup"),
-		"--kubeconfig="+testEnv.CP.AdminKubeconfig, "--interval=1s",
-		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logFile.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("thread-agent %s log:\n%s", node, b)
-		}
-	})
-	err = wait.PollUntilContextTimeout(ctxFor(t), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		code, _, _ := httpGet(ctx, base+"/readyz")
-		return code == 200, nil
-	})
-	if err != nil {
-		t.Fatalf("thread-agent for %s never became ready: %v", node, err)
-	}
-	return base + "/metrics"
 }
 
 // runTool runs a binary and returns its stdout; it fails the test on a non-zero exit.
@@ -135,8 +93,8 @@ func TestOperate(t *testing.T) {
 
 	// full: 30000 tasks, pid-max 32768 binds: usable 29491, past it. roomy: 20000 of 65535.
 	metricsURLs := map[string]string{
-		full:  startAgent(t, full, simulatedProc(t, 30000, 65535, 32768)),
-		roomy: startAgent(t, roomy, simulatedProc(t, 20000, 65535, 65536)),
+		full:  startAgent(t, full, simulatedProc(t, 30000, 65535, 32768)).URL + "/metrics",
+		roomy: startAgent(t, roomy, simulatedProc(t, 20000, 65535, 65536)).URL + "/metrics",
 	}
 	for node, threads := range map[string]int64{full: 30000, roomy: 20000} {
 		n, err := testEnv.Client.CoreV1().Nodes().Get(ctxFor(t), node, metav1.GetOptions{})
