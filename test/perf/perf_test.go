@@ -15,8 +15,9 @@ import (
 // BenchmarkPerfScheduling runs the workloads of performance-config.yaml selected by
 // -perf-scheduling-label-filter (default "performance"). Each test case runs one scheduler
 // profile; pairs of test cases differ only in schedulerConfigPath, so their results compare
-// the default profile with the same profile plus ThreadAware.
+// the default profile with the same profile plus ThreadAware. Workloads that set
+// agentHeartbeatSeconds get their nodes re-published by startAgentChurn while they run.
 func BenchmarkPerfScheduling(b *testing.B) {
 	perf.RunBenchmarkPerfScheduling(b, "performance-config.yaml", "threadaware",
-		frameworkruntime.Registry{threadaware.Name: threadaware.New})
+		frameworkruntime.Registry{threadaware.Name: threadaware.New}, perf.WithNodeUpdateFn(startAgentChurn))
 }

@@ -1,0 +1,123 @@
+package perf
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/pkg/scheduler"
+	perf "k8s.io/kubernetes/test/integration/scheduler_perf"
+	"k8s.io/kubernetes/test/utils/client-go/ktesting"
+
+	"github.com/threadaware/threadaware/pkg/agent"
+	"github.com/threadaware/threadaware/pkg/threadinfo"
+)
+
+// heartbeatParam is the workload parameter that turns agent churn on: every node created by a
+// createNodes op is then re-published once per that many seconds, as the thread-agent does.
+const heartbeatParam = "agentHeartbeatSeconds"
+
+// churnWorkers bounds the patches in flight: one writer would fall behind the rate whenever
+// the API server is slow for a moment, and a Ticker drops the ticks it misses.
+const churnWorkers = 16
+
+// startAgentChurn is scheduler_perf's NodeUpdateFn: called after each createNodes op, it
+// starts, for workloads that set agentHeartbeatSeconds, the writes the nodes' agents would
+// make from then until the workload ends. scheduler_perf's updateAny op cannot do this: ops
+// run one after another, so its writes could not overlap the measured createPods.
+//
+// Each node is patched once per heartbeat, spread evenly (5000 nodes every 60 s is 83 writes
+// per second), with the agent's own merge patch. The sample moves as a real one does: tasks
+// and kubepods pids.current wander within 5 percent of the node's starting values, and
+// observed-at is the time of the write.
+func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Workload, nodes *v1.NodeList) error {
+	secs, err := w.GetParam(heartbeatParam)
+	if err != nil || len(nodes.Items) == 0 {
+		return nil // not a churn workload
+	}
+	heartbeat := time.Duration(secs) * time.Second
+	type node struct {
+		name       string
+		base, pods int64
+		sample     *threadinfo.Sample // the node's values as created
+	}
+	var ns []*node
+	for i := range nodes.Items {
+		s, err := threadinfo.ParseNode(nodes.Items[i].Annotations)
+		if err != nil {
+			continue // a node without thread data has no agent writing
+		}
+		ns = append(ns, &node{name: nodes.Items[i].Name, base: s.Threads, pods: s.PodsPIDs, sample: s})
+	}
+	if len(ns) == 0 {
+		return nil
+	}
+	interval := heartbeat / time.Duration(len(ns))
+	// klog, not tCtx.Logf: benchmark logs show only with -test.v; hack/bench.sh reads these.
+	klog.Infof("agent churn: %d nodes, heartbeat %s: one patch every %s (%.1f/s)", len(ns), heartbeat, interval, float64(time.Second)/float64(interval))
+
+	type job struct {
+		node   string
+		sample *threadinfo.Sample
+	}
+	jobs := make(chan job, churnWorkers)
+	var done, failed, dropped atomic.Int64
+	var wg sync.WaitGroup
+	client := tCtx.Client()
+	for range churnWorkers {
+		wg.Go(func() {
+			for j := range jobs {
+				if err := agent.NewPublisher(client, j.node).Publish(tCtx, j.sample); err != nil {
+					if tCtx.Err() == nil {
+						failed.Add(1)
+					}
+					continue
+				}
+				done.Add(1)
+			}
+		})
+	}
+	go func() {
+		start := time.Now()
+		defer func() {
+			close(jobs)
+			wg.Wait()
+			elapsed := time.Since(start)
+			klog.Infof("agent churn: %d patches in %.1fs (%.1f/s), %d failed, %d dropped behind a slow API server",
+				done.Load(), elapsed.Seconds(), float64(done.Load())/elapsed.Seconds(), failed.Load(), dropped.Load())
+		}()
+		rng := rand.New(rand.NewPCG(uint64(len(ns)), uint64(secs)))
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-tCtx.Done():
+				return
+			case now := <-ticker.C:
+				n := ns[i%len(ns)]
+				s := *n.sample
+				s.Threads = wander(rng, n.base)
+				s.PodsPIDs = wander(rng, n.pods)
+				s.ObservedAt = now
+				select {
+				case jobs <- job{node: n.name, sample: &s}:
+				default:
+					dropped.Add(1)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// wander returns base moved by up to 5 percent either way.
+func wander(rng *rand.Rand, base int64) int64 {
+	spread := base / 20
+	if spread == 0 {
+		return base
+	}
+	return base - spread + rng.Int64N(2*spread+1)
+}
