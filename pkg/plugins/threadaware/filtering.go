@@ -99,19 +99,17 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 	if node == nil {
 		return fwk.NewStatus(fwk.Error, "node not found")
 	}
-	logger := klog.FromContext(ctx)
-	e := pl.nodes.entry(logger, node)
+	e := pl.nodes.cached(ctx, node)
 	if e.pidPressure {
 		pl.metrics.rejected[rejectPIDPressure].Inc()
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonPIDPressure)
 	}
 	if reason := pl.dataReason(e, s.now); reason != "" {
-		return pl.withoutData(logger, node, reason)
+		return pl.withoutData(klog.FromContext(ctx), node, reason)
 	}
-	l := pl.load(e, nodeInfo, s.now)
-	sample := &e.sample
-	used := max(0, sample.Threads-l.departed)
-	if threadinfo.AddSat(threadinfo.AddSat(used, l.inFlight), s.demand) > e.usable {
+	inFlight, departed := pl.loadFigures(e, nodeInfo, s.now)
+	used := max(0, e.threads-departed)
+	if threadinfo.AddSat(threadinfo.AddSat(used, inFlight), s.demand) > e.usable {
 		pl.metrics.rejected[rejectTaskLimit].Inc()
 		code := fwk.Unschedulable
 		if threadinfo.AddSat(e.baseline, s.demand) > e.usable {
@@ -119,21 +117,21 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 			// cannot help.
 			code = fwk.UnschedulableAndUnresolvable
 		}
-		logger.V(5).Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", l.inFlight, "demand", s.demand, "usable", e.usable)
+		klog.FromContext(ctx).V(5).Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", inFlight, "demand", s.demand, "usable", e.usable)
 		return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of min(threads-max %d, pid-max %d))",
-			ErrReasonNearTaskLimit, used, l.inFlight, s.demand, e.usable, 100-pl.headroomPercent, sample.ThreadsMax, sample.PIDMax))
+			ErrReasonNearTaskLimit, used, inFlight, s.demand, e.usable, 100-pl.headroomPercent, e.sample.ThreadsMax, e.sample.PIDMax))
 	}
 	if e.podsLimited {
-		podsUsed := max(0, sample.PodsPIDs-l.departed)
-		if threadinfo.AddSat(threadinfo.AddSat(podsUsed, l.inFlight), s.demand) > e.podsUsable {
+		podsUsed := max(0, e.podsPIDs-departed)
+		if threadinfo.AddSat(threadinfo.AddSat(podsUsed, inFlight), s.demand) > e.podsUsable {
 			pl.metrics.rejected[rejectPodsPIDs].Inc()
 			code := fwk.Unschedulable
 			if s.demand > e.podsUsable {
 				code = fwk.UnschedulableAndUnresolvable
 			}
-			logger.V(5).Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", l.inFlight, "demand", s.demand, "usable", e.podsUsable)
+			klog.FromContext(ctx).V(5).Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", inFlight, "demand", s.demand, "usable", e.podsUsable)
 			return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of kubepods pids.max %d)",
-				ErrReasonNearPodsPIDLimit, podsUsed, l.inFlight, s.demand, e.podsUsable, 100-pl.headroomPercent, sample.PodsPIDsMax))
+				ErrReasonNearPodsPIDLimit, podsUsed, inFlight, s.demand, e.podsUsable, 100-pl.headroomPercent, e.sample.PodsPIDsMax))
 		}
 	}
 	return nil

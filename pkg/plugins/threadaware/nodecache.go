@@ -1,7 +1,9 @@
 package threadaware
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,28 +15,39 @@ import (
 )
 
 // nodeEntry is what one version of a Node object says about its tasks, parsed once. It is
-// immutable except for the load memo. The fields Filter and Score read come first and are held
-// inline, the sample by value too: at thousands of nodes each pointer followed is a cache miss.
+// immutable except for the load memos. The fields Filter and Score read come first, with the
+// inline load memo after them: at thousands of nodes each pointer followed and each cache line
+// touched is a cache miss.
 type nodeEntry struct {
 	// hasData is false when the node has no usable data; dataReason then says why.
 	hasData     bool
 	pidPressure bool
+	// podsLimited is false when the kubepods cgroup is unlimited.
+	podsLimited bool
 	// observedAt is the sample's time in Unix nanoseconds, clamped to when the scheduler
 	// first saw the sample: a sample stamped in the future ages from then.
 	observedAt int64
-	// limit is min(threads-max, pid-max); usable and podsUsable are the task budgets after
-	// headroom. podsLimited is false when the kubepods cgroup is unlimited; podsUsable can be
-	// 0 when it is limited (pids.max 1).
-	limit       int64
-	usable      int64
-	podsUsable  int64
-	podsLimited bool
+	// usable and podsUsable are the task budgets after headroom; podsUsable can be 0 when
+	// the kubepods cgroup is limited (pids.max 1).
+	usable     int64
+	podsUsable int64
+	// threads and podsPIDs are the sample's, copied here for Filter and Score.
+	threads  int64
+	podsPIDs int64
+	// memo holds the load's figures for the current NodeInfo generation.
+	memo loadMemo
+
+	// limit is min(threads-max, pid-max).
+	limit int64
 	// baseline is the tasks that no pod owns (threads minus all sampled pods): evicting pods
 	// cannot bring the node below it.
 	baseline int64
 	// load caches the derived per-pod figures for one NodeInfo generation.
 	load   atomic.Pointer[nodeLoad]
 	sample threadinfo.Sample
+	// assigned caches them for the queueing hints, from the plugin's own view of the
+	// node's pods (see assignedLoad).
+	assigned atomic.Pointer[nodeLoad]
 
 	// node is the object this entry was parsed from: a new object means a new entry.
 	node       *v1.Node
@@ -43,9 +56,23 @@ type nodeEntry struct {
 	parseErr string
 }
 
+// nodeShardBits sets the number of shards of the node store's index (64): a write copies one
+// shard, about nodes/64 entries.
+const nodeShardBits = 6
+
+// keptObjects is how many objects of one node the store keeps parsed: the informer's latest
+// and the ones before it that a cycle's snapshot or a queueing hint may still hand in while
+// the agent writes.
+const keptObjects = 3
+
 // nodeStore caches a nodeEntry per Node object, so annotations are parsed once per change.
-// Lookups are keyed by the object's pointer: it hashes and compares without touching the
-// node's name, which at thousands of nodes saves a cache miss per Filter and Score call.
+//
+// Filter and Score look an object up on every node of every cycle, from all of the
+// scheduler's parallel workers, so reads take no lock: the index is cut into shards, each an
+// immutable map that a writer replaces whole (copy on write), and a read is one atomic load
+// and one map access. No counter that every core writes (as an RWMutex's) is touched. Lookups
+// are keyed by the object's pointer: it hashes without reading the node's name, which at
+// thousands of nodes would cost a cache miss per call.
 type nodeStore struct {
 	headroomPercent int64
 	// now is the plugin's clock.
@@ -54,22 +81,45 @@ type nodeStore struct {
 	// so that a cycle that started before a node's deletion cannot put it back.
 	fed bool
 
-	mu sync.RWMutex
-	// byNode holds the entry of the latest object seen for each node.
-	byNode map[*v1.Node]*nodeEntry
-	// byName finds a node's previous entry when a new object arrives.
-	byName map[string]*nodeEntry
+	shards [1 << nodeShardBits]atomic.Pointer[nodeIndex]
+
+	// mu serialises writers: byName and the shards change only under it.
+	mu     sync.Mutex
+	byName map[string]*nodeSlot
+}
+
+// nodeSlot holds the parsed objects of one node that the index holds: current is the
+// informer's latest (when the store is fed), older are other recent objects, newest first.
+type nodeSlot struct {
+	current *nodeEntry
+	older   [keptObjects - 1]*nodeEntry
 }
 
 func newNodeStore(headroomPercent int64, now func() time.Time) *nodeStore {
-	return &nodeStore{headroomPercent: headroomPercent, now: now, byNode: map[*v1.Node]*nodeEntry{}, byName: map[string]*nodeEntry{}}
+	s := &nodeStore{headroomPercent: headroomPercent, now: now, byName: map[string]*nodeSlot{}}
+	for i := range s.shards {
+		s.shards[i].Store(&nodeIndex{})
+	}
+	return s
 }
 
-// entry returns the parsed form of node, parsing it only when node is a new object. When the
-// store is fed by the informer, a node it does not hold (deleted, or not delivered yet) is
-// parsed but not kept.
+// entry returns the parsed form of node, parsing it only when node is an object the store
+// does not hold. When the store is fed by the informer, an object of a node it does not hold
+// (deleted, or not delivered yet) is parsed but not kept.
 func (s *nodeStore) entry(logger klog.Logger, node *v1.Node) *nodeEntry {
+	if e := s.lookup(node); e != nil {
+		return e
+	}
 	return s.store(logger, node, !s.fed)
+}
+
+// cached is entry for Filter and Score: the logger is looked up in ctx only when the object
+// must be parsed, since at thousands of nodes the lookup is a measurable part of a call.
+func (s *nodeStore) cached(ctx context.Context, node *v1.Node) *nodeEntry {
+	if e := s.lookup(node); e != nil {
+		return e
+	}
+	return s.store(klog.FromContext(ctx), node, !s.fed)
 }
 
 // update parses and keeps the informer's latest object of a node.
@@ -77,63 +127,105 @@ func (s *nodeStore) update(logger klog.Logger, node *v1.Node) *nodeEntry {
 	return s.store(logger, node, true)
 }
 
-// peek returns the parsed form of node without keeping it, for objects that are not the
-// node's current one (a queueing hint's old object).
+// peek returns the parsed form of an object that may not be the node's current one (a
+// queueing hint's old or new object), keeping it beside the current one.
 func (s *nodeStore) peek(logger klog.Logger, node *v1.Node) *nodeEntry {
-	e, prev := s.lookup(node)
-	if e != nil {
+	if e := s.lookup(node); e != nil {
 		return e
 	}
-	return s.parse(logger, node, prev)
+	return s.store(logger, node, false)
 }
 
-// lookup returns node's entry when node is an object the store holds; else, in prev, the
-// entry of the node's previous object (nil when there is none).
-func (s *nodeStore) lookup(node *v1.Node) (e, prev *nodeEntry) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if e, ok := s.byNode[node]; ok {
-		// The hot path: no lookup by name, which would touch the node's name.
-		return e, nil
-	}
-	return nil, s.byName[node.Name]
+// lookup returns node's entry when node is an object the store holds, else nil. It takes no
+// lock.
+func (s *nodeStore) lookup(node *v1.Node) *nodeEntry {
+	h := addrHash(node)
+	return s.shards[shardOf(h)].Load().get(node, h)
 }
 
-// store returns node's entry, parsing it when node is a new object; add says whether a node
-// the store does not hold yet may be added.
-func (s *nodeStore) store(logger klog.Logger, node *v1.Node, add bool) *nodeEntry {
-	e, prev := s.lookup(node)
-	if e != nil {
-		return e
-	}
-	e = s.parse(logger, node, prev)
+// store returns node's entry, parsing it when node is not held. current says node is the
+// informer's latest object (or, unfed, the newest seen): it becomes the node's current entry,
+// and may add a node the store does not hold. Any other object of a held node is kept among
+// its older ones.
+func (s *nodeStore) store(logger klog.Logger, node *v1.Node, current bool) *nodeEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.byName[node.Name]
-	if old == nil && !add {
+	slot := s.byName[node.Name]
+	e := s.lookup(node)
+	if e == nil {
+		var prev *nodeEntry
+		if slot != nil {
+			prev = slot.current
+		}
+		e = s.parse(logger, node, prev)
+	}
+	switch {
+	case slot == nil && !current:
 		return e
+	case slot == nil:
+		s.byName[node.Name] = &nodeSlot{current: e}
+		s.index(e, nil)
+	case slot.current == e:
+	case current:
+		// e may be one of the older ones already: take it out before the current one goes in.
+		older := slices.DeleteFunc(append([]*nodeEntry(nil), slot.older[:]...), func(o *nodeEntry) bool { return o == e })
+		s.keepOlder(slot, slot.current, older)
+		slot.current = e
+		s.index(e, nil)
+	case !slices.Contains(slot.older[:], e):
+		s.keepOlder(slot, e, slot.older[:])
+		s.index(e, nil)
 	}
-	if old != nil {
-		delete(s.byNode, old.node)
-	}
-	s.byNode[node] = e
-	s.byName[node.Name] = e
 	return e
+}
+
+// keepOlder makes newest, then rest, the slot's older entries, and drops what no longer fits
+// from the index. Callers hold mu.
+func (s *nodeStore) keepOlder(slot *nodeSlot, newest *nodeEntry, rest []*nodeEntry) {
+	list := append([]*nodeEntry{newest}, rest...)
+	list = slices.DeleteFunc(list, func(o *nodeEntry) bool { return o == nil })
+	var dropped []*nodeEntry
+	if len(list) > len(slot.older) {
+		list, dropped = list[:len(slot.older)], list[len(slot.older):]
+	}
+	clear(slot.older[:])
+	copy(slot.older[:], list)
+	for _, o := range dropped {
+		s.index(nil, o.node)
+	}
+}
+
+// index adds e under its object, or, with e nil, removes the object gone. It replaces the one
+// shard it changes. Callers hold mu.
+func (s *nodeStore) index(e *nodeEntry, gone *v1.Node) {
+	node := gone
+	if e != nil {
+		node = e.node
+	}
+	sh := &s.shards[shardOf(addrHash(node))]
+	sh.Store(sh.Load().with(node, e))
 }
 
 // size returns the number of nodes held.
 func (s *nodeStore) size() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return len(s.byName)
 }
 
+// forget drops a deleted node and every object of it.
 func (s *nodeStore) forget(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.byName[name]; old != nil {
-		delete(s.byNode, old.node)
-		delete(s.byName, name)
+	slot := s.byName[name]
+	if slot == nil {
+		return
+	}
+	delete(s.byName, name)
+	for _, o := range append([]*nodeEntry{slot.current}, slot.older[:]...) {
+		if o != nil {
+			s.index(nil, o.node)
+		}
 	}
 }
 
@@ -155,6 +247,7 @@ func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry) *n
 	}
 	e.hasData = true
 	e.sample = *sample
+	e.threads, e.podsPIDs = sample.Threads, sample.PodsPIDs
 	e.observedAt = s.observedAt(logger, node, sample.ObservedAt, prev)
 	// The contract bounds every count below 2^30, so these products cannot overflow.
 	e.limit = sample.Limit()

@@ -78,27 +78,30 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	if node == nil {
 		return 0, fwk.NewStatus(fwk.Error, "node not found")
 	}
-	logger := klog.FromContext(ctx)
-	e := pl.nodes.entry(logger, node)
+	e := pl.nodes.cached(ctx, node)
 	if pl.dataReason(e, s.now) != "" {
 		return noDataScore, nil
 	}
-	l := pl.load(e, nodeInfo, s.now)
-
-	projected := threadinfo.AddSat(threadinfo.AddSat(max(0, e.sample.Threads-l.departed), l.inFlight), s.demand)
+	inFlight, departed := pl.loadFigures(e, nodeInfo, s.now)
+	projected := threadinfo.AddSat(threadinfo.AddSat(max(0, e.threads-departed), inFlight), s.demand)
 	var headroom int64
 	if e.usable > 0 && projected < e.usable {
 		headroom = (e.usable - projected) * maxScore / e.usable
 	}
 	spread := int64(maxScore)
-	workloadThreads := threadsOf(l.workloads, s.workloadID)
-	if s.workloadID != 0 && workloadThreads > 0 {
+	var workloadThreads int64
+	if s.workloadID != 0 {
+		// The per-workload sums live in the full load, one pointer further: only pods of
+		// a workload need them.
+		workloadThreads = threadsOf(pl.load(e, nodeInfo, s.now).workloads, s.workloadID)
+	}
+	if workloadThreads > 0 {
 		// Both terms are below 2^40 (demands are bounded, held pods count at most the
 		// node's limit each), so neither the sum nor the product can overflow.
 		spread = s.demand * maxScore / threadinfo.AddSat(workloadThreads, s.demand)
 	}
 	score := max(minDataScore, (pl.headroomWeight*headroom+pl.spreadWeight*spread)/(pl.headroomWeight+pl.spreadWeight))
-	if lv := logger.V(6); lv.Enabled() {
+	if lv := klog.FromContext(ctx).V(6); lv.Enabled() {
 		lv.Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
 			"workloadThreads", workloadThreads, "spread", spread, "score", score)
 	}

@@ -61,10 +61,15 @@ func TestWorkloadIDs(t *testing.T) {
 	if none := ids.id("", now); none != 0 {
 		t.Errorf("no workload got ID %d, want 0", none)
 	}
+	// b before a: the list is out of order until sorted, as a node's pods come in any order.
 	var list []workloadThreads
-	list = addThreads(list, a, 8000)
 	list = addThreads(list, b, 100)
 	list = addThreads(list, a, 8000)
+	list = addThreads(list, a, 8000)
+	sortWorkloads(list)
+	if got := threadsOf(list, b); got != 100 {
+		t.Errorf("threads of b = %d, want 100", got)
+	}
 	if got := threadsOf(list, a); got != 16000 {
 		t.Errorf("threads of a = %d, want 16000", got)
 	}

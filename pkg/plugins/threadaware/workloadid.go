@@ -1,6 +1,11 @@
 package threadaware
 
-import "github.com/threadaware/threadaware/pkg/threadinfo"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/threadaware/threadaware/pkg/threadinfo"
+)
 
 // workloadID is a number standing for a workload key, so that the per-node sums Score reads
 // are a short contiguous slice compared by integer, not a map hashed by string. 0 is "no
@@ -13,14 +18,19 @@ type workloadThreads struct {
 	threads int64
 }
 
-// threadsOf returns the projected threads of workload id in a node's list.
+// threadsOf returns the projected threads of workload id in a node's list, which
+// sortWorkloads has sorted: Score looks one up per node, mostly one the node does not hold.
 func threadsOf(list []workloadThreads, id workloadID) int64 {
-	for i := range list {
-		if list[i].id == id {
-			return list[i].threads
-		}
+	i, found := slices.BinarySearchFunc(list, id, func(w workloadThreads, id workloadID) int { return cmp.Compare(w.id, id) })
+	if !found {
+		return 0
 	}
-	return 0
+	return list[i].threads
+}
+
+// sortWorkloads sorts a node's list by workload ID, once per load.
+func sortWorkloads(list []workloadThreads) {
+	slices.SortFunc(list, func(a, b workloadThreads) int { return cmp.Compare(a.id, b.id) })
 }
 
 // addThreads adds n to workload id's entry in list, appending one if needed.
