@@ -381,6 +381,30 @@ func TestHintsPrecise(t *testing.T) {
 	}
 }
 
+// TestHintLoadFollowsAssignedPods: a node update runs the hint once per waiting pod with the
+// same objects, and the load of the node's assigned pods is kept between those calls; it must
+// not outlive a change of those pods.
+func TestHintLoadFollowsAssignedPods(t *testing.T) {
+	logger, ctx := ktesting.NewTestContext(t)
+	pl := newTestPlugin(ctx, t, defaultArgs(), cache.NewEmptySnapshot())
+	pod := javaPod("p", "web", "a", 8000).Obj()
+	held := javaPod("h", "web", "a", 8000).Node("n").Obj()
+	oldObj := makeNode("n", sample{threads: 55000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{}}).Obj()
+	newObj := makeNode("n", sample{threads: 45000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{}}).Obj()
+	pl.onPod(held)
+	pl.onNode(logger, oldObj)
+	pl.onNode(logger, newObj)
+	for range 3 {
+		if got, _ := pl.isSchedulableAfterNodeChange(logger, pod, oldObj, newObj); got != fwk.QueueSkip {
+			t.Fatalf("with 8000 in flight: hint = %v, want QueueSkip", got)
+		}
+	}
+	pl.onPodDelete(held)
+	if got, _ := pl.isSchedulableAfterNodeChange(logger, pod, oldObj, newObj); got != fwk.Queue {
+		t.Errorf("after the held pod left: hint = %v, want Queue", got)
+	}
+}
+
 // TestHintPodDeleteNominated: a deleted pod that only held a nomination frees room.
 func TestHintPodDeleteNominated(t *testing.T) {
 	logger, ctx := ktesting.NewTestContext(t)

@@ -63,14 +63,13 @@ func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.
 	}
 	now := pl.now().UnixNano()
 	demand, _, _ := pl.demand(pod, workloadKey(pod))
-	pods := pl.learned.podsOn(newNode.Name)
-	if reason := pl.roomFor(logger, pl.nodes.peek(logger, newNode), demand, pods, now, false); reason != "" {
+	if reason := pl.roomFor(pl.nodes.peek(logger, newNode), demand, now, false); reason != "" {
 		logger.V(5).Info("Node still has no room for the pod", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "reason", reason)
 		return fwk.QueueSkip, nil
 	}
 	// Under staleNodePolicy Allow a node without current data passes, so the old object's
 	// age is not what rejected the pod: judge it by its numbers.
-	if pl.roomFor(logger, pl.nodes.peek(logger, oldNode), demand, pods, now, !pl.rejectStale) == "" {
+	if pl.roomFor(pl.nodes.peek(logger, oldNode), demand, now, !pl.rejectStale) == "" {
 		logger.V(5).Info("Node had room for the pod before the update too", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.QueueSkip, nil
 	}
@@ -81,7 +80,7 @@ func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.
 // roomFor says why a node has no room for a pod of demand D, "" when it has: Filter's
 // decision, with the node's assigned pods as the plugin knows them instead of a NodeInfo.
 // ignoreAge judges stale data by its numbers.
-func (pl *ThreadAware) roomFor(logger klog.Logger, e *nodeEntry, demand int64, pods []*v1.Pod, now int64, ignoreAge bool) string {
+func (pl *ThreadAware) roomFor(e *nodeEntry, demand int64, now int64, ignoreAge bool) string {
 	if e.pidPressure {
 		return rejectPIDPressure
 	}
@@ -91,7 +90,7 @@ func (pl *ThreadAware) roomFor(logger klog.Logger, e *nodeEntry, demand int64, p
 		}
 		return ""
 	}
-	l := pl.computeLoad(e, len(pods), slices.Values(pods), now)
+	l := pl.assignedLoad(e, now)
 	used := max(0, e.sample.Threads-l.departed)
 	if threadinfo.AddSat(threadinfo.AddSat(used, l.inFlight), demand) > e.usable {
 		return rejectTaskLimit
@@ -100,6 +99,21 @@ func (pl *ThreadAware) roomFor(logger klog.Logger, e *nodeEntry, demand int64, p
 		return rejectPodsPIDs
 	}
 	return ""
+}
+
+// assignedLoad returns the load of the pods assigned to e's node as the plugin's informer
+// handlers know them. A node update runs the hint once per waiting pod with the same objects,
+// so the load is kept on the entry until an assigned pod or a learned demand changes.
+func (pl *ThreadAware) assignedLoad(e *nodeEntry, now int64) *nodeLoad {
+	pods, ver := pl.learned.podsVersion.Load(), pl.learned.version.Load()
+	if l := e.assigned.Load(); l != nil && l.generation == int64(pods) && l.learnedVersion == ver {
+		return l
+	}
+	assigned := pl.learned.podsOn(e.node.Name)
+	l := pl.computeLoad(e, len(assigned), slices.Values(assigned), now)
+	l.generation, l.learnedVersion = int64(pods), ver
+	e.assigned.Store(l)
+	return l
 }
 
 // threadDataChanged reports whether any threadaware.io/ node annotation differs.

@@ -79,6 +79,8 @@ type learnedDemand struct {
 	// version changes whenever a learned demand or a workload ID changes, so derived per-node
 	// values can be reused until then.
 	version atomic.Uint64
+	// podsVersion changes whenever an assigned pod is added, updated or removed.
+	podsVersion atomic.Uint64
 }
 
 // workloadState is what is known of one workload.
@@ -193,6 +195,7 @@ func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
 	key := workloadKey(pod)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.podsVersion.Add(1)
 	p := l.pods[uid]
 	if p != nil && (p.workload != key || p.pod.Spec.NodeName != pod.Spec.NodeName) {
 		l.remove(uid, p, now)
@@ -230,6 +233,7 @@ func (l *learnedDemand) deletePod(pod *v1.Pod, now int64) {
 
 // remove forgets a pod. Callers hold mu.
 func (l *learnedDemand) remove(uid types.UID, p *podState, now int64) {
+	l.podsVersion.Add(1)
 	delete(l.pods, uid)
 	node := p.pod.Spec.NodeName
 	delete(l.byNode[node], uid)
