@@ -3,17 +3,20 @@
 #
 # Usage: hack/bench.sh short|full      (make bench / make bench-full)
 #
-#   short  ThreadsBasic at 500 nodes (scheduler_perf), default profile vs default + ThreadAware,
-#          COUNT (default 3) rounds; then the placement-quality comparison. A few minutes.
-#   full   ThreadsBasic at 500 and 5000 nodes, upstream SchedulingBasic and TopologySpreading
-#          at 500 and 5000 nodes, COUNT (default 5) rounds each; then placement quality.
-#          About an hour on 2 cores.
+#   short  ThreadsBasic and ThreadsChurn (agents writing, pods waiting) at 500 nodes
+#          (scheduler_perf), default profile vs default + ThreadAware, COUNT (default 3)
+#          rounds; a CPU profile of ThreadsChurn per profile; then the placement-quality
+#          comparison. About ten minutes.
+#   full   ThreadsBasic and ThreadsChurn at 500 and 5000 nodes, upstream SchedulingBasic and
+#          TopologySpreading at 5000 nodes, COUNT (default 5) rounds each; the CPU profiles at
+#          5000 nodes; then placement quality. About 45 minutes on 2 cores.
 #
 # Every scheduler_perf workload runs in its own process, one profile after the other, and the
 # order alternates between rounds (the second workload in a process tends to run faster, and
-# the machine's load drifts). Raw output, data items and logs go to OUT (default
-# test/perf/_data/<mode>-<time>, git-ignored); OUT/summary.txt holds the tables printed at the
-# end: benchstat of Default against ThreadAware, the throughput ratios, and the breach counts.
+# the machine's load drifts). Raw output, data items and logs go to BENCH_OUT (default
+# test/perf/_data/<mode>-<time>, git-ignored); BENCH_OUT/summary.txt holds the tables printed at the
+# end: benchstat of Default against ThreadAware, the throughput ratios, the per-plugin costs
+# (scheduler_perf metrics and CPU profiles), the agents' write rate, and the breach counts.
 #
 # Needs etcd and kube-apiserver on PATH or in BIN, and BIN/scheduler (`make scheduler
 # control-plane`; the Makefile targets do this). benchstat is installed into BIN from the Go
@@ -22,18 +25,19 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 mode="${1:-short}"
 BIN="${BIN:-$root/_output/bin}"
-OUT="${OUT:-$root/test/perf/_data/$mode-$(date -u +%Y%m%dT%H%M%SZ)}"
+# BENCH_OUT, not OUT: make has its own OUT, which it would pass down.
+OUT="${BENCH_OUT:-$root/test/perf/_data/$mode-$(date -u +%Y%m%dT%H%M%SZ)}"
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 
 case "$mode" in
 short)
   COUNT="${COUNT:-3}"
-  workloads=(ThreadsBasic/500Nodes)
+  workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes)
   ;;
 full)
   COUNT="${COUNT:-5}"
-  workloads=(ThreadsBasic/500Nodes ThreadsBasic/5000Nodes SchedulingBasic/500Nodes
-    SchedulingBasic/5000Nodes TopologySpreading/500Nodes TopologySpreading/5000Nodes)
+  workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes ThreadsBasic/5000Nodes ThreadsChurn/5000Nodes
+    SchedulingBasic/5000Nodes TopologySpreading/5000Nodes)
   ;;
 *)
   echo "usage: $0 short|full" >&2
@@ -44,6 +48,7 @@ esac
 if [ -n "${WORKLOADS:-}" ]; then read -r -a workloads <<<"$WORKLOADS"; fi
 
 export PATH="$BIN:$PATH"
+command -v jq >/dev/null || { echo "bench: jq not found (it reads the per-plugin data items): apt-get install jq" >&2; exit 1; }
 for b in etcd kube-apiserver; do
   command -v "$b" >/dev/null || { echo "bench: $b not found on PATH or in $BIN: run make control-plane" >&2; exit 1; }
 done
@@ -87,25 +92,37 @@ for round in $(seq 1 "$COUNT"); do
   done
 done
 
-# The plugin's own cost, which the throughput noise of a shared 2-core machine hides: one
-# CPU-profiled run per profile of ThreadsBasic at the largest size of this mode; pprof then
-# attributes CPU time to ThreadAware and to the scheduler's per-node Filter and Score work.
+# The plugins' own cost, which the throughput noise of a shared 2-core machine hides: one
+# CPU-profiled run per profile of ThreadsChurn at the largest size of this mode; pprof then
+# attributes CPU time to ThreadAware's extension points, informer handlers and queueing hints,
+# and to NodeResourcesFit's Filter and Score, all in the same run.
 prof_size=500Nodes
 [ "$mode" = full ] && prof_size=5000Nodes
 mkdir -p "$OUT/prof"
 for p in Default ThreadAware; do
-  echo "bench: CPU profile of ThreadsBasic_${p}/${prof_size} ($(((SECONDS - start) / 60)) min)"
+  echo "bench: CPU profile of ThreadsChurn_${p}/${prof_size} ($(((SECONDS - start) / 60)) min)"
   (cd "$root/test/perf" && ARTIFACTS="$OUT/logs" "$OUT/perf.test" -test.run '^$' \
-    -test.bench "^BenchmarkPerfScheduling/ThreadsBasic_${p}/${prof_size}\$" -test.benchtime 1ns \
+    -test.bench "^BenchmarkPerfScheduling/ThreadsChurn_${p}/${prof_size}\$" -test.benchtime 1ns \
     -test.cpuprofile "$OUT/prof/$p.cpu" -perf-scheduling-label-filter= -data-items-dir "$OUT/prof") \
     >"$OUT/prof/$p.log" 2>&1 || { tail -30 "$OUT/prof/$p.log" >&2; exit 1; }
 done
-# cpu_seconds PROFILE FOCUS: CPU seconds in stacks matching FOCUS, and the profile's total.
+# cpu_seconds PROFILE FOCUS: CPU seconds in stacks through a function matching FOCUS, and the
+# profile's total. No node is dropped, so the shown nodes account for every focused sample.
 cpu_seconds() {
-  go tool pprof -top -focus="$2" "$OUT/perf.test" "$1" 2>/dev/null |
+  go tool pprof -top -nodefraction=0 -edgefraction=0 -focus="$2" "$OUT/perf.test" "$1" 2>/dev/null |
     sed -n 's/^Showing nodes accounting for \([0-9.]*\)\(m\?s\)\?, [0-9.]*% of \([0-9.]*\)s total$/\1 \2 \3/p' |
     awk '{ v = $1; if ($2 == "ms") v /= 1000; printf "%.2f %.2f\n", v, $NF }'
 }
+# The stacks each figure counts. The scheduler is its own code and the plugin's; the rest of
+# the process is the in-process API server and the benchmark's clients.
+sched_re='k8s.io/kubernetes/pkg/scheduler|threadaware/pkg/plugins'
+handlers_re='threadaware\.\(\*ThreadAware\)\.(onNode|onPod)'
+hints_re='threadaware\.\(\*ThreadAware\)\.isSchedulableAfter'
+ta_filter_re='threadaware\.\(\*ThreadAware\)\.(PreFilter|Filter)$'
+ta_score_re='threadaware\.\(\*ThreadAware\)\.(PreScore|Score)$'
+fit_filter_re='noderesources\.\(\*Fit\)\.(PreFilter|Filter)$'
+fit_score_re='noderesources\.\(\*Fit\)\.(PreScore|Score)$'
+agent_rate() { sed -n 's/.*agent churn: \([0-9]*\) patches in \([0-9.]*\)s (\([0-9.]*\)\/s).*/\3/p' "$1" | tail -1; }
 
 echo "bench: placement quality under thread pressure ($(((SECONDS - start) / 60)) min)"
 (cd "$root/test/perf" && THREADAWARE_BIN="$BIN" PERF_DATA_DIR="$OUT/quality" "$OUT/perf.test" \
@@ -135,13 +152,45 @@ grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality
       }
     }' "$OUT/raw-Default.txt" "$OUT/raw-ThreadAware.txt" | sort | sed '1i workload                              default  threadaware    ratio' 
   echo
-  echo "## CPU profile of ThreadsBasic/${prof_size}, one run per profile (seconds of CPU in the benchmark process)"
-  printf "%-12s %14s %22s %20s %12s\n" profile process-total "Filter+Score per node" "ThreadAware plugin" "NodeResourcesFit.Filter"
+  echo "## ThreadAware and NodeResourcesFit per call (scheduler_plugin_execution_duration_seconds, microseconds)"
+  echo "# Mean over rounds of each run's average, from the data items (benchmark lines drop the"
+  echo "# plugin label). The scheduler samples 10% of cycles and buffers at most 1000 observations"
+  echo "# per second, dropping the rest: at 5000 nodes one cycle's Filter calls fill the buffer, so"
+  echo "# Score is rarely or never recorded there; the CPU profile below has both."
+  jq -r '.dataItems[] | select(.labels.Metric == "scheduler_plugin_execution_duration_seconds")
+      | [(.labels.Name | split("/") | .[1] + "/" + .[2]), .labels.plugin, .labels.extension_point, .data.Average] | @tsv' \
+    "$OUT"/items/*.json 2>/dev/null |
+    awk -F'\t' '
+      { k = $1; sub(/_(Default|ThreadAware)\//, "/", k); p = ($1 ~ /_ThreadAware\//) ? "ta" : "def"
+        key = k SUBSEP p; names[key] = 1; sum[key, $2, $3] += $4 * 1000; n[key, $2, $3]++ }
+      function v(key, pl, ext) { return n[key, pl, ext] ? sprintf("%.3f", sum[key, pl, ext] / n[key, pl, ext]) : "-" }
+      END {
+        printf "%-30s %-12s %12s %12s %10s %10s\n", "workload", "profile", "TA.Filter", "Fit.Filter", "TA.Score", "Fit.Score"
+        for (key in names) { split(key, kp, SUBSEP)
+          printf "%-30s %-12s %12s %12s %10s %10s\n", kp[1], kp[2] == "ta" ? "ThreadAware" : "Default",
+            v(key, "ThreadAware", "Filter"), v(key, "NodeResourcesFit", "Filter"), v(key, "ThreadAware", "Score"), v(key, "NodeResourcesFit", "Score") }
+      }' | { read -r header; echo "$header"; sort; }
+  echo
+  echo "## CPU profile of ThreadsChurn/${prof_size}, one run per profile (CPU seconds)"
+  printf "%-12s %9s %10s %10s %10s %10s %10s %10s %10s %14s %12s\n" profile process scheduler \
+    TA.Filter Fit.Filter TA.Score Fit.Score handlers hints "handlers+hints" agent-writes/s
   for p in Default ThreadAware; do
-    read -r perNode total < <(cpu_seconds "$OUT/prof/$p.cpu" 'findNodesThatPassFilters\.func1|RunScorePlugins\.func2')
-    read -r plugin _ < <(cpu_seconds "$OUT/prof/$p.cpu" 'pkg/plugins/threadaware\.')
-    read -r fit _ < <(cpu_seconds "$OUT/prof/$p.cpu" 'noderesources\.\(\*Fit\)\.Filter')
-    printf "%-12s %13ss %21ss %19ss %22ss\n" "$p" "$total" "$perNode" "${plugin:-0}" "$fit"
+    f="$OUT/prof/$p.cpu"
+    read -r sched total < <(cpu_seconds "$f" "$sched_re")
+    read -r taf _ < <(cpu_seconds "$f" "$ta_filter_re")
+    read -r fitf _ < <(cpu_seconds "$f" "$fit_filter_re")
+    read -r tas _ < <(cpu_seconds "$f" "$ta_score_re")
+    read -r fits _ < <(cpu_seconds "$f" "$fit_score_re")
+    read -r hand _ < <(cpu_seconds "$f" "$handlers_re")
+    read -r hint _ < <(cpu_seconds "$f" "$hints_re")
+    share=$(awk -v a="${hand:-0}" -v b="${hint:-0}" -v s="$sched" 'BEGIN { printf "%.1f%% of sched", s > 0 ? 100 * (a + b) / s : 0 }')
+    printf "%-12s %8ss %9ss %9ss %9ss %9ss %9ss %9ss %9ss %14s %12s\n" "$p" "$total" "$sched" "${taf:-0}" "${fitf:-0}" \
+      "${tas:-0}" "${fits:-0}" "${hand:-0}" "${hint:-0}" "$share" "$(agent_rate "$OUT/prof/$p.log")"
+  done
+  echo
+  echo "## Agent writes during the ThreadsChurn runs (patches per second, each run)"
+  for p in Default ThreadAware; do
+    printf "%-12s %s\n" "$p" "$(for l in "$OUT"/logs/ThreadsChurn_"$p"_*.log; do [ -e "$l" ] && printf "%s " "$(agent_rate "$l")"; done)"
   done
   echo
   echo "## Placement quality under thread pressure (one run per scenario and profile)"

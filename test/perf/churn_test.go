@@ -1,13 +1,14 @@
 package perf
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/scheduler"
 	perf "k8s.io/kubernetes/test/integration/scheduler_perf"
 	"k8s.io/kubernetes/test/utils/client-go/ktesting"
@@ -56,8 +57,10 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 		return nil
 	}
 	interval := heartbeat / time.Duration(len(ns))
-	// klog, not tCtx.Logf: benchmark logs show only with -test.v; hack/bench.sh reads these.
-	klog.Infof("agent churn: %d nodes, heartbeat %s: one patch every %s (%.1f/s)", len(ns), heartbeat, interval, float64(time.Second)/float64(interval))
+	// Straight to stderr: benchmark logs show only with -test.v, and with ARTIFACTS set
+	// scheduler_perf sends klog to a per-test file it deletes when the test passes.
+	// hack/bench.sh reads these lines.
+	fmt.Fprintf(os.Stderr, "agent churn: %d nodes, heartbeat %s: one patch every %s (%.1f/s)\n", len(ns), heartbeat, interval, float64(time.Second)/float64(interval))
 
 	type job struct {
 		node   string
@@ -86,7 +89,7 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 			close(jobs)
 			wg.Wait()
 			elapsed := time.Since(start)
-			klog.Infof("agent churn: %d patches in %.1fs (%.1f/s), %d failed, %d dropped behind a slow API server",
+			fmt.Fprintf(os.Stderr, "agent churn: %d patches in %.1fs (%.1f/s), %d failed, %d dropped behind a slow API server\n",
 				done.Load(), elapsed.Seconds(), float64(done.Load())/elapsed.Seconds(), failed.Load(), dropped.Load())
 		}()
 		rng := rand.New(rand.NewPCG(uint64(len(ns)), uint64(secs)))
