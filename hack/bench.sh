@@ -183,7 +183,7 @@ grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality
     read -r fits _ < <(cpu_seconds "$f" "$fit_score_re")
     read -r hand _ < <(cpu_seconds "$f" "$handlers_re")
     read -r hint _ < <(cpu_seconds "$f" "$hints_re")
-    share=$(awk -v a="${hand:-0}" -v b="${hint:-0}" -v s="$sched" 'BEGIN { printf "%.1f%% of sched", s > 0 ? 100 * (a + b) / s : 0 }')
+    share=$(awk -v a="${hand:-0}" -v b="${hint:-0}" -v s="$sched" 'BEGIN { printf "%.1f%% of sched", (s > 0 ? 100 * (a + b) / s : 0) }')
     printf "%-12s %8ss %9ss %9ss %9ss %9ss %9ss %9ss %9ss %14s %12s\n" "$p" "$total" "$sched" "${taf:-0}" "${fitf:-0}" \
       "${tas:-0}" "${fits:-0}" "${hand:-0}" "${hint:-0}" "$share" "$(agent_rate "$OUT/prof/$p.log")"
   done
