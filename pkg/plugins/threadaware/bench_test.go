@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
@@ -226,4 +227,42 @@ func BenchmarkFilterParallel(b *testing.B) {
 		b.Fatal("a node failed Filter")
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(nodeInfos)), "ns/node")
+}
+
+// BenchmarkNodeUpdateHint is one agent write as the scheduling queue sees it under churn: the
+// plugin's node handler takes the new object, then the node-update hint runs for each of 100
+// waiting pods that no node can hold, with the same two objects. Every write is a new object
+// (1000 of them in turn, each with its own thread count), so it is parsed as in a cluster.
+// ns/op is one write; ns/pod is one hint call.
+func BenchmarkNodeUpdateHint(b *testing.B) {
+	_, ctx := ktesting.NewTestContext(b)
+	// The scheduler's logger at its default verbosity: the test logger would format every
+	// V(5) line the hint writes.
+	logger := klog.Background()
+	pods, ns := benchCluster(1, 30)
+	pl := newTestPlugin(ctx, b, defaultArgs(), cache.NewSnapshot(pods, ns))
+	for _, p := range pods {
+		pl.onPod(p)
+	}
+	objs := make([]*v1.Node, 1000)
+	for i := range objs {
+		objs[i] = makeNode(ns[0].Name, sample{threads: int64(5000 + i), threadsMax: 4194304, pidMax: 4194304}).Obj()
+	}
+	pl.onNode(logger, objs[0])
+	waiting := make([]*v1.Pod, 100)
+	for i := range waiting {
+		waiting[i] = javaPod(fmt.Sprintf("waiting-%03d", i), "big", "abc12", 4000000).Obj()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		oldObj, newObj := objs[i%len(objs)], objs[(i+1)%len(objs)]
+		pl.onNode(logger, newObj)
+		for _, p := range waiting {
+			if h, err := pl.isSchedulableAfterNodeChange(logger, p, oldObj, newObj); h != fwk.QueueSkip || err != nil {
+				b.Fatalf("hint = %v, %v; want QueueSkip", h, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(waiting)), "ns/pod")
 }

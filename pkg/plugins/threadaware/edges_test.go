@@ -405,6 +405,36 @@ func TestHintLoadFollowsAssignedPods(t *testing.T) {
 	}
 }
 
+// TestNodeUpdateHintPerPod: the hint keeps what it works out about one node update for the
+// next waiting pod, but each pod is still judged by its own demand, and another update is
+// worked out anew.
+func TestNodeUpdateHintPerPod(t *testing.T) {
+	logger, ctx := ktesting.NewTestContext(t)
+	pl := newTestPlugin(ctx, t, defaultArgs(), cache.NewEmptySnapshot())
+	full := makeNode("n", sample{threads: 58000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{}}).Obj()
+	some := makeNode("n", sample{threads: 50000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{}}).Obj()
+	roomy := makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{}}).Obj()
+	small := javaPod("small", "web", "a", 3000).Obj()
+	large := javaPod("large", "batch", "b", 30000).Obj()
+	for _, step := range []struct {
+		oldObj, newObj *v1.Node
+		pod            *v1.Pod
+		want           fwk.QueueingHint
+	}{
+		{full, some, small, fwk.Queue},
+		{full, some, large, fwk.QueueSkip}, // the same update: 50000 + 30000 is still too many
+		{full, some, small, fwk.Queue},
+		{some, roomy, large, fwk.Queue},     // a new update
+		{some, roomy, small, fwk.QueueSkip}, // small had room before it already
+	} {
+		got, err := pl.isSchedulableAfterNodeChange(logger, step.pod, step.oldObj, step.newObj)
+		if err != nil || got != step.want {
+			t.Errorf("%s, %s -> %s threads: hint = %v, %v; want %v", step.pod.Name,
+				step.oldObj.Annotations[threadinfo.AnnotationThreads], step.newObj.Annotations[threadinfo.AnnotationThreads], got, err, step.want)
+		}
+	}
+}
+
 // TestHintPodDeleteNominated: a deleted pod that only held a nomination frees room.
 func TestHintPodDeleteNominated(t *testing.T) {
 	logger, ctx := ktesting.NewTestContext(t)

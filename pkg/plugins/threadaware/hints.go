@@ -53,28 +53,71 @@ func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.
 	if err != nil {
 		return fwk.Queue, err
 	}
+	lv := logger.V(5)
 	if oldNode == nil {
-		logger.V(5).Info("Node was added; it may have room", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+		lv.Info("Node was added; it may have room", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		return fwk.Queue, nil
 	}
-	if hasPIDPressure(oldNode) == hasPIDPressure(newNode) && !threadDataChanged(oldNode, newNode) {
-		logger.V(5).Info("Node update does not touch thread data or PID pressure", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+	u := pl.nodeUpdate(logger, oldNode, newNode)
+	if !u.relevant {
+		if lv.Enabled() {
+			lv.Info("Node update does not touch thread data or PID pressure", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+		}
 		return fwk.QueueSkip, nil
 	}
 	now := pl.now().UnixNano()
-	demand, _, _ := pl.demand(pod, workloadKey(pod))
-	if reason := pl.roomFor(pl.nodes.peek(logger, newNode), demand, now, false); reason != "" {
-		logger.V(5).Info("Node still has no room for the pod", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "reason", reason)
+	demand := pl.hintDemand(pod)
+	if reason := pl.roomFor(u.newEntry, demand, now, false); reason != "" {
+		if lv.Enabled() {
+			lv.Info("Node still has no room for the pod", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "reason", reason)
+		}
 		return fwk.QueueSkip, nil
 	}
 	// Under staleNodePolicy Allow a node without current data passes, so the old object's
 	// age is not what rejected the pod: judge it by its numbers.
-	if pl.roomFor(pl.nodes.peek(logger, oldNode), demand, now, !pl.rejectStale) == "" {
-		logger.V(5).Info("Node had room for the pod before the update too", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+	if pl.roomFor(u.oldEntry, demand, now, !pl.rejectStale) == "" {
+		if lv.Enabled() {
+			lv.Info("Node had room for the pod before the update too", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+		}
 		return fwk.QueueSkip, nil
 	}
-	logger.V(5).Info("Node update makes room for the pod", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "demand", demand)
+	lv.Info("Node update makes room for the pod", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "demand", demand)
 	return fwk.Queue, nil
+}
+
+// nodeUpdate is what the node-update hint works out once per update: the scheduler runs the
+// hint for each waiting pod in turn with the same two objects.
+type nodeUpdate struct {
+	oldNode, newNode *v1.Node
+	// relevant says the update touches thread data or PID pressure.
+	relevant bool
+	// oldEntry and newEntry are the objects' parsed forms, when relevant.
+	oldEntry, newEntry *nodeEntry
+}
+
+// nodeUpdate returns the update from oldNode to newNode, reusing the last one worked out when
+// it is the same pair of objects.
+func (pl *ThreadAware) nodeUpdate(logger klog.Logger, oldNode, newNode *v1.Node) *nodeUpdate {
+	if u := pl.lastUpdate.Load(); u != nil && u.oldNode == oldNode && u.newNode == newNode {
+		return u
+	}
+	u := &nodeUpdate{oldNode: oldNode, newNode: newNode,
+		relevant: hasPIDPressure(oldNode) != hasPIDPressure(newNode) || threadDataChanged(oldNode, newNode)}
+	if u.relevant {
+		u.newEntry, u.oldEntry = pl.nodes.peek(logger, newNode), pl.nodes.peek(logger, oldNode)
+	}
+	pl.lastUpdate.Store(u)
+	return u
+}
+
+// hintDemand is D(pod) for a hint; the pod's workload key is built only when the pod has no
+// expected-threads annotation.
+func (pl *ThreadAware) hintDemand(pod *v1.Pod) int64 {
+	if n, ok, _ := threadinfo.ParseExpectedThreads(pod.Annotations); ok {
+		return n
+	}
+	d, _, _ := pl.demand(pod, workloadKey(pod))
+	return d
 }
 
 // roomFor says why a node has no room for a pod of demand D, "" when it has: Filter's

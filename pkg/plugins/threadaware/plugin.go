@@ -52,7 +52,9 @@ type ThreadAware struct {
 
 	nodes   *nodeStore
 	learned *learnedDemand
-	metrics *pluginMetrics
+	// lastUpdate is the node update the queueing hint last worked out.
+	lastUpdate atomic.Pointer[nodeUpdate]
+	metrics    *pluginMetrics
 	// now is time.Now outside tests.
 	now func() time.Time
 	// handlersSynced reports whether the plugin's informer handlers have seen every object
