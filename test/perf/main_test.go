@@ -2,7 +2,8 @@
 // (k8s.io/kubernetes/test/integration/scheduler_perf): each workload starts its own etcd
 // (looked up on PATH) and an in-process kube-apiserver and scheduler, with ThreadAware in the
 // out-of-tree registry. performance-config.yaml holds the workloads, config/ the scheduler
-// profiles they compare and templates/ the nodes and pods they create.
+// profiles they compare and templates/ the nodes and pods they create. churn_test.go is the
+// agents' writes for the ThreadsChurn workloads, hooked in as scheduler_perf's NodeUpdateFn.
 //
 // quality_test.go is a separate harness: placement quality under thread pressure, measured on
 // the real scheduler binary against a local control plane (internal/controlplane).
