@@ -284,7 +284,7 @@ func TestLearnedDemandWindow(t *testing.T) {
 			node := makeNode("n", sample{threads: 1000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{}, at: now}).Obj()
 			snapshot := cache.NewSnapshot([]*v1.Pod{javaPod("new", "web", "a", -1).Node("n").Obj()}, []*v1.Node{node})
 			ni, _ := snapshot.NodeInfos().Get("n")
-			if got := pl.load(pl.nodes.entry(logger, node), ni, now.UnixNano()).inFlight; got != tt.want {
+			if got := pl.load(pl.nodes.entry(ctx, node), ni, now.UnixNano()).inFlight; got != tt.want {
 				t.Errorf("a new replica reserves %d, want %d", got, tt.want)
 			}
 		})

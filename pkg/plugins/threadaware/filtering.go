@@ -99,7 +99,7 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 	if node == nil {
 		return fwk.NewStatus(fwk.Error, "node not found")
 	}
-	e := pl.nodes.cached(ctx, node)
+	e := pl.nodes.entry(ctx, node)
 	if e.pidPressure {
 		pl.metrics.rejected[rejectPIDPressure].Inc()
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonPIDPressure)

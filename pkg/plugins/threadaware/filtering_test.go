@@ -181,13 +181,13 @@ func TestFilterMalformedCountedOncePerChange(t *testing.T) {
 		}
 	}
 	// The agent writes the same bad value again: a new object, the same error.
-	pl.nodes.entry(klogFrom(ctx), node.DeepCopy())
+	pl.nodes.entry(ctx, node.DeepCopy())
 	if after, _ := testutil.GetCounterMetricValue(counter); after-before != 1 {
 		t.Errorf("malformed count grew by %v, want 1", after-before)
 	}
 	changed := node.DeepCopy()
 	changed.Annotations[threadinfo.AnnotationThreadsMax] = "zero"
-	pl.nodes.entry(klogFrom(ctx), changed)
+	pl.nodes.entry(ctx, changed)
 	if after, _ := testutil.GetCounterMetricValue(counter); after-before != 2 {
 		t.Errorf("malformed count grew by %v after a change, want 2", after-before)
 	}
@@ -206,10 +206,10 @@ func TestFilterParsesOncePerNodeObject(t *testing.T) {
 	state := framework.NewCycleState()
 	pl.PreFilter(ctx, state, pod, nil)
 	pl.Filter(ctx, state, pod, nodeInfo)
-	e := pl.nodes.entry(klogFrom(ctx), node)
+	e := pl.nodes.entry(ctx, node)
 	l := e.load.Load()
 	pl.Filter(ctx, state, pod, nodeInfo)
-	if e2 := pl.nodes.entry(klogFrom(ctx), node); e2 != e {
+	if e2 := pl.nodes.entry(ctx, node); e2 != e {
 		t.Error("the same Node object was parsed again")
 	}
 	if e.load.Load() != l {

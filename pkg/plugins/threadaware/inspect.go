@@ -4,7 +4,6 @@ import (
 	"context"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/threadaware/threadaware/pkg/threadinfo"
@@ -34,7 +33,7 @@ type NodeView struct {
 // InspectNode returns the plugin's view of the node of nodeInfo at the plugin's clock.
 func (pl *ThreadAware) InspectNode(ctx context.Context, nodeInfo fwk.NodeInfo) NodeView {
 	node := nodeInfo.Node()
-	e := pl.nodes.entry(klog.FromContext(ctx), node)
+	e := pl.nodes.entry(ctx, node)
 	v := NodeView{DataReason: e.dataReason, PIDPressure: e.pidPressure}
 	if !e.hasData {
 		return v

@@ -63,7 +63,7 @@ func TestRedeployInheritsObservedThreads(t *testing.T) {
 	if st := pl.Filter(ctx, state, incoming, ni); st != nil {
 		t.Fatalf("worker-2 should fit: %v", st)
 	}
-	e := pl.nodes.entry(klogFrom(ctx), ni.Node())
+	e := pl.nodes.entry(ctx, ni.Node())
 	if got := pl.load(e, ni, testNow.UnixNano()).inFlight; got != 8000 {
 		t.Errorf("in flight on worker-2 = %d, want 8000 for the unsampled new pod", got)
 	}
@@ -184,7 +184,7 @@ func TestInFlightFollowsLearnedDemand(t *testing.T) {
 	snapshot := cache.NewSnapshot([]*v1.Pod{held}, []*v1.Node{node})
 	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
 	ni, _ := snapshot.NodeInfos().Get("n")
-	e := pl.nodes.entry(klogFrom(ctx), node)
+	e := pl.nodes.entry(ctx, node)
 	if got := pl.load(e, ni, testNow.UnixNano()).inFlight; got != 100 {
 		t.Fatalf("in flight = %d, want defaultPodThreads 100", got)
 	}

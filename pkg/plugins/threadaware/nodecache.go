@@ -105,17 +105,9 @@ func newNodeStore(headroomPercent int64, now func() time.Time) *nodeStore {
 
 // entry returns the parsed form of node, parsing it only when node is an object the store
 // does not hold. When the store is fed by the informer, an object of a node it does not hold
-// (deleted, or not delivered yet) is parsed but not kept.
-func (s *nodeStore) entry(logger klog.Logger, node *v1.Node) *nodeEntry {
-	if e := s.lookup(node); e != nil {
-		return e
-	}
-	return s.store(logger, node, !s.fed)
-}
-
-// cached is entry for Filter and Score: the logger is looked up in ctx only when the object
-// must be parsed, since at thousands of nodes the lookup is a measurable part of a call.
-func (s *nodeStore) cached(ctx context.Context, node *v1.Node) *nodeEntry {
+// (deleted, or not delivered yet) is parsed but not kept. The logger is looked up in ctx only
+// when the object must be parsed: Filter and Score call this for every node.
+func (s *nodeStore) entry(ctx context.Context, node *v1.Node) *nodeEntry {
 	if e := s.lookup(node); e != nil {
 		return e
 	}

@@ -33,15 +33,14 @@ func (s *preScoreState) Clone() fwk.StateData {
 // PreScore carries the pod's demand into scoring. It skips scoring when no feasible node has
 // current data: every score would be neutral.
 func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	logger := klog.FromContext(ctx)
 	pf, err := getPreFilterState(cycleState)
 	if err != nil {
 		// PreFilter did not run for this cycle; work the demand out here.
-		pf = pl.podState(logger, pod)
+		pf = pl.podState(klog.FromContext(ctx), pod)
 	}
 	withData := false
 	for _, ni := range nodes {
-		if node := ni.Node(); node != nil && pl.dataReason(pl.nodes.entry(logger, node), pf.now) == "" {
+		if node := ni.Node(); node != nil && pl.dataReason(pl.nodes.entry(ctx, node), pf.now) == "" {
 			withData = true
 			break
 		}
@@ -78,7 +77,7 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	if node == nil {
 		return 0, fwk.NewStatus(fwk.Error, "node not found")
 	}
-	e := pl.nodes.cached(ctx, node)
+	e := pl.nodes.entry(ctx, node)
 	if pl.dataReason(e, s.now) != "" {
 		return noDataScore, nil
 	}
