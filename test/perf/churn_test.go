@@ -1,11 +1,14 @@
 package perf
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -20,6 +23,9 @@ import (
 // heartbeatParam is the workload parameter that turns agent churn on: every node created by a
 // createNodes op is then re-published once per that many seconds, as the thread-agent does.
 const heartbeatParam = "agentHeartbeatSeconds"
+
+// maxHeartbeatSeconds bounds agentHeartbeatSeconds: an hour, past any agent's setting.
+const maxHeartbeatSeconds = 3600
 
 // churnWorkers bounds the patches in flight: one writer would fall behind the rate whenever
 // the API server is slow for a moment, and a Ticker drops the ticks it misses.
@@ -36,8 +42,16 @@ const churnWorkers = 16
 // observed-at is the time of the write.
 func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Workload, nodes *v1.NodeList) error {
 	secs, err := w.GetParam(heartbeatParam)
-	if err != nil || len(nodes.Items) == 0 {
-		return nil // not a churn workload
+	switch {
+	case err != nil && strings.Contains(err.Error(), "is undefined"):
+		return nil // not a churn workload (scheduler_perf has no other way to ask)
+	case err != nil:
+		return err
+	case len(nodes.Items) == 0:
+		return nil
+	}
+	if secs < 1 || secs > maxHeartbeatSeconds {
+		return fmt.Errorf("%s is %d: want 1 to %d seconds", heartbeatParam, secs, maxHeartbeatSeconds)
 	}
 	heartbeat := time.Duration(secs) * time.Second
 	type node struct {
@@ -56,7 +70,8 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 	if len(ns) == 0 {
 		return nil
 	}
-	interval := heartbeat / time.Duration(len(ns))
+	// At least 1ns, which a Ticker needs; far beyond any rate the API server could take.
+	interval := max(time.Nanosecond, heartbeat/time.Duration(len(ns)))
 	// Straight to stderr: benchmark logs show only with -test.v, and with ARTIFACTS set
 	// scheduler_perf sends klog to a per-test file it deletes when the test passes.
 	// hack/bench.sh reads these lines.
@@ -123,4 +138,33 @@ func wander(rng *rand.Rand, base int64) int64 {
 		return base
 	}
 	return base - spread + rng.Int64N(2*spread+1)
+}
+
+// TestAgentChurnParam: agentHeartbeatSeconds comes from a workload file; a value that is not a
+// whole number of seconds in range fails the workload instead of a Ticker's panic or a silent
+// run without churn.
+func TestAgentChurnParam(t *testing.T) {
+	nodes := &v1.NodeList{Items: []v1.Node{{}}}
+	for _, tt := range []struct {
+		params  string
+		wantErr bool
+	}{
+		{params: `{}`}, // not a churn workload
+		{params: `{"agentHeartbeatSeconds": 0}`, wantErr: true},
+		{params: `{"agentHeartbeatSeconds": -60}`, wantErr: true},
+		{params: `{"agentHeartbeatSeconds": 0.5}`, wantErr: true},
+		{params: `{"agentHeartbeatSeconds": 3601}`, wantErr: true},
+		{params: `{"agentHeartbeatSeconds": 1e30}`, wantErr: true},
+		{params: `{"agentHeartbeatSeconds": "60s"}`, wantErr: true},
+	} {
+		var w perf.Workload
+		if err := json.Unmarshal([]byte(`{"Name": "w", "Params": `+tt.params+`}`), &w); err != nil {
+			t.Fatal(err)
+		}
+		// A context without a client: every case here must return before the churn starts.
+		err := startAgentChurn(ktesting.Init(t), nil, &w, nodes)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("params %s: err = %v, want error %v", tt.params, err, tt.wantErr)
+		}
+	}
 }
