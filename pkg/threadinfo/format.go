@@ -18,6 +18,9 @@ func (s *Sample) Annotations() map[string]string {
 	}
 	if s.HasPodThreads {
 		a[AnnotationPodThreads] = FormatPodThreads(s.PodThreads)
+		if s.HasPodPeaks {
+			a[AnnotationPodThreadsPeak] = FormatPodThreads(s.PodPeaks)
+		}
 	}
 	if s.HasPodsPIDs {
 		a[AnnotationPodsPIDs] = strconv.FormatInt(s.PodsPIDs, 10)

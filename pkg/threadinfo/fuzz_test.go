@@ -7,25 +7,27 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// absent, as the fuzzed pod-threads value, leaves the key out: a node without per-pod data.
+// absent, as a fuzzed value, leaves its key out (pod-threads absent: no per-pod data).
 const absent = "<absent>"
 
 // FuzzParseNode checks that any annotation values parse without panicking, that a parsed
 // sample respects the contract's bounds, and that formatting it and parsing again is lossless.
 func FuzzParseNode(f *testing.F) {
-	f.Add("41200", "65535", "32768", "30000", "60000", "a=10,b=8000", "2026-11-22T04:00:00Z")
-	f.Add("0", "1", "1", "0", "1", "", "2026-11-22T04:00:00.5+02:00")
-	f.Add("-1", "0", "x", "", "", "a=,=1,,", "not-a-time")
-	f.Add("9223372036854775807", "9223372036854775808", "1", "1", "1", "a=1,a=1", "2026-01-01T00:00:00Z")
-	f.Add("1073741823", "1073741824", "4194304", "4611686018427387904", "1", absent, "2026-01-01T00:00:00Z")
-	f.Fuzz(func(t *testing.T, threads, threadsMax, pidMax, podsPIDs, podsPIDsMax, podThreads, observedAt string) {
+	f.Add("41200", "65535", "32768", "30000", "60000", "a=10,b=8000", "a=900", "2026-11-22T04:00:00Z")
+	f.Add("0", "1", "1", "0", "1", "", "", "2026-11-22T04:00:00.5+02:00")
+	f.Add("-1", "0", "x", "", "", "a=,=1,,", "a=0", "not-a-time")
+	f.Add("9223372036854775807", "9223372036854775808", "1", "1", "1", "a=1,a=1", absent, "2026-01-01T00:00:00Z")
+	f.Add("1073741823", "1073741824", "4194304", "4611686018427387904", "1", absent, absent, "2026-01-01T00:00:00Z")
+	f.Fuzz(func(t *testing.T, threads, threadsMax, pidMax, podsPIDs, podsPIDsMax, podThreads, podPeaks, observedAt string) {
 		in := map[string]string{
 			AnnotationThreads: threads, AnnotationThreadsMax: threadsMax, AnnotationPIDMax: pidMax,
 			AnnotationPodsPIDs: podsPIDs, AnnotationPodsPIDsMax: podsPIDsMax,
-			AnnotationPodThreads: podThreads, AnnotationObservedAt: observedAt,
+			AnnotationPodThreads: podThreads, AnnotationPodThreadsPeak: podPeaks, AnnotationObservedAt: observedAt,
 		}
-		if podThreads == absent {
-			delete(in, AnnotationPodThreads)
+		for k, v := range in {
+			if v == absent {
+				delete(in, k)
+			}
 		}
 		s, err := ParseNode(in)
 		if err != nil {
@@ -46,12 +48,20 @@ func FuzzParseNode(f *testing.F) {
 				t.Fatalf("parsed value %d is not below MaxCount: %+v", n, s)
 			}
 		}
+		if s.ObservedAt.Before(MinObservedAt) || s.ObservedAt.After(MaxObservedAt) {
+			t.Fatalf("parsed observed-at %s is out of range", s.ObservedAt)
+		}
 		if s.HasPodThreads != (podThreads != absent) {
 			t.Fatalf("HasPodThreads = %v for pod-threads %q", s.HasPodThreads, podThreads)
 		}
 		for uid, n := range s.PodThreads {
 			if uid == "" || n < 0 || n >= MaxCount {
 				t.Fatalf("bad pod entry %q=%d", uid, n)
+			}
+		}
+		for uid, n := range s.PodPeaks {
+			if c, ok := s.PodThreads[uid]; !ok || n <= c || n >= MaxCount {
+				t.Fatalf("bad peak entry %q=%d", uid, n)
 			}
 		}
 		again, err := ParseNode(s.Annotations())

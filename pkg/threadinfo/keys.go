@@ -3,6 +3,11 @@
 // reads them. It depends on the standard library only, so both sides share one definition.
 package threadinfo
 
+import (
+	"math"
+	"time"
+)
+
 // Prefix is shared by every key of the contract. The agent owns all node annotations under it.
 const Prefix = "threadaware.io/"
 
@@ -23,6 +28,11 @@ const (
 	// per pod cgroup on the node. "" means the node runs no pods; an absent key means the
 	// agent has no per-pod data (it could not list the pod cgroups).
 	AnnotationPodThreads = Prefix + "pod-threads"
+	// AnnotationPodThreadsPeak lists, in pod-threads' format, each pod whose highest task
+	// count in the agent's peak window (the last 10 minutes) is above its count in
+	// pod-threads, with that peak: spikes between two writes. Absent from agents before
+	// v0.3.0; requires pod-threads.
+	AnnotationPodThreadsPeak = Prefix + "pod-threads-peak"
 	// AnnotationObservedAt is the RFC3339 UTC time at which the sample was read.
 	AnnotationObservedAt = Prefix + "observed-at"
 )
@@ -39,6 +49,7 @@ var NodeKeys = []string{
 	AnnotationPodsPIDs,
 	AnnotationPodsPIDsMax,
 	AnnotationPodThreads,
+	AnnotationPodThreadsPeak,
 	AnnotationObservedAt,
 }
 
@@ -52,4 +63,13 @@ const (
 	// PID_MAX_LIMIT, 2^22 on 64-bit kernels, and a node's limit is min(threads-max, pid_max).
 	// A larger pid-max is malformed; a pod expecting more threads fits no node.
 	MaxTaskLimit int64 = 1 << 22
+)
+
+// The range of observed-at: the times Unix nanoseconds, the scheduler's measure of time, can
+// hold (1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z). Whatever parses in it also formats back
+// in RFC3339, which writes years 0 to 9999 only: a time zone offset could otherwise move a
+// stamp written in year 0 out of that range once converted to UTC.
+var (
+	MinObservedAt = time.Unix(0, 0).UTC()
+	MaxObservedAt = time.Unix(0, math.MaxInt64).UTC().Truncate(time.Second)
 )

@@ -30,6 +30,7 @@ var (
 	errNegative    = errors.New("must not be negative")
 	errTooLarge    = fmt.Errorf("must be below %d: no Linux node counts that many tasks", MaxCount)
 	// errAbovePIDMaxLimit: the kernel refuses a pid_max above PID_MAX_LIMIT.
+	errObservedAtRange  = fmt.Errorf("must be from %s to %s in UTC", MinObservedAt.Format(time.RFC3339), MaxObservedAt.Format(time.RFC3339))
 	errAbovePIDMaxLimit = fmt.Errorf("must be at most %d, the kernel's PID_MAX_LIMIT", MaxTaskLimit)
 )
 
@@ -65,6 +66,9 @@ func ParseNode(annotations map[string]string) (*Sample, error) {
 		return nil, &ParseError{Key: AnnotationObservedAt, Value: observedAt, Err: errors.New("not an RFC3339 time")}
 	}
 	s.ObservedAt = s.ObservedAt.UTC()
+	if s.ObservedAt.Before(MinObservedAt) || s.ObservedAt.After(MaxObservedAt) {
+		return nil, &ParseError{Key: AnnotationObservedAt, Value: observedAt, Err: errObservedAtRange}
+	}
 	if v, ok := annotations[AnnotationPodsPIDs]; ok {
 		if s.PodsPIDs, err = parseInt(AnnotationPodsPIDs, v, 0); err != nil {
 			return nil, err
@@ -84,6 +88,12 @@ func ParseNode(annotations map[string]string) (*Sample, error) {
 			return nil, &ParseError{Key: AnnotationPodThreads, Value: v, Err: err}
 		}
 		s.HasPodThreads = true
+	}
+	if v, ok := annotations[AnnotationPodThreadsPeak]; ok {
+		if s.PodPeaks, err = parsePodPeaks(v, s); err != nil {
+			return nil, &ParseError{Key: AnnotationPodThreadsPeak, Value: v, Err: err}
+		}
+		s.HasPodPeaks = true
 	}
 	return s, nil
 }
@@ -113,6 +123,28 @@ func ParsePodThreads(v string) (map[string]int64, error) {
 		out[uid] = n
 	}
 	return out, nil
+}
+
+// parsePodPeaks parses pod-threads-peak against the sample's pod-threads: every entry must
+// name a pod listed there, with a peak above its count.
+func parsePodPeaks(v string, s *Sample) (map[string]int64, error) {
+	if !s.HasPodThreads {
+		return nil, errors.New("set, but " + AnnotationPodThreads + " is missing")
+	}
+	peaks, err := ParsePodThreads(v)
+	if err != nil {
+		return nil, err
+	}
+	for uid, peak := range peaks {
+		n, ok := s.PodThreads[uid]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("pod UID %q is not listed in %s", uid, AnnotationPodThreads)
+		case peak <= n:
+			return nil, fmt.Errorf("pod UID %q: peak %d is not above its count %d", uid, peak, n)
+		}
+	}
+	return peaks, nil
 }
 
 // ParseExpectedThreads reads a pod's expected peak thread count. ok is false when the pod does

@@ -82,6 +82,17 @@ func TestParseNode(t *testing.T) {
 		{name: "pid-max hex", annotations: with(func(a map[string]string) { a[AnnotationPIDMax] = "0x8000" }), wantErrKey: AnnotationPIDMax},
 		{name: "observed-at missing", annotations: with(func(a map[string]string) { delete(a, AnnotationObservedAt) }), wantErrKey: AnnotationObservedAt},
 		{name: "observed-at not RFC3339", annotations: with(func(a map[string]string) { a[AnnotationObservedAt] = "yesterday" }), wantErrKey: AnnotationObservedAt},
+		// Found by FuzzParseNode: parses, but is year -1 in UTC, which RFC3339 cannot write.
+		{name: "observed-at before year 0 in UTC", annotations: with(func(a map[string]string) { a[AnnotationObservedAt] = "0000-01-01T0:00:00+10:00" }), wantErrKey: AnnotationObservedAt},
+		{name: "observed-at before 1970", annotations: with(func(a map[string]string) { a[AnnotationObservedAt] = "1969-12-31T23:59:59Z" }), wantErrKey: AnnotationObservedAt},
+		{name: "observed-at after year 9999 in UTC", annotations: with(func(a map[string]string) { a[AnnotationObservedAt] = "9999-12-31T23:00:00-02:00" }), wantErrKey: AnnotationObservedAt},
+		{name: "observed-at beyond Unix nanoseconds", annotations: with(func(a map[string]string) { a[AnnotationObservedAt] = "2262-04-11T23:47:17Z" }), wantErrKey: AnnotationObservedAt},
+		{
+			name:        "observed-at at the Unix epoch",
+			annotations: with(func(a map[string]string) { a[AnnotationObservedAt] = "1970-01-01T00:00:00Z" }),
+			want: &Sample{Threads: 41200, ThreadsMax: 65535, PIDMax: 32768, PodsPIDs: 30000, HasPodsPIDs: true,
+				PodsPIDsMax: 60000, PodThreads: map[string]int64{"a": 10, "b": 8000}, HasPodThreads: true, ObservedAt: time.Unix(0, 0).UTC()},
+		},
 		{name: "pods-pids-max without pods-pids", annotations: with(func(a map[string]string) { delete(a, AnnotationPodsPIDs) }), wantErrKey: AnnotationPodsPIDs},
 		{name: "pods-pids-max zero", annotations: with(func(a map[string]string) { a[AnnotationPodsPIDsMax] = "0" }), wantErrKey: AnnotationPodsPIDsMax},
 		{name: "pod-threads without count", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a" }), wantErrKey: AnnotationPodThreads},
@@ -98,6 +109,27 @@ func TestParseNode(t *testing.T) {
 		{name: "pod-threads count int64 max", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a=9223372036854775807" }), wantErrKey: AnnotationPodThreads},
 		{name: "pod-threads count 2^30", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a=1073741824" }), wantErrKey: AnnotationPodThreads},
 		{name: "pod-threads negative count", annotations: with(func(a map[string]string) { a[AnnotationPodThreads] = "a=-3" }), wantErrKey: AnnotationPodThreads},
+		{
+			name:        "a pod's peak between writes",
+			annotations: with(func(a map[string]string) { a[AnnotationPodThreadsPeak] = "a=5000" }),
+			want: &Sample{Threads: 41200, ThreadsMax: 65535, PIDMax: 32768, PodsPIDs: 30000, HasPodsPIDs: true,
+				PodsPIDsMax: 60000, PodThreads: map[string]int64{"a": 10, "b": 8000}, HasPodThreads: true,
+				PodPeaks: map[string]int64{"a": 5000}, HasPodPeaks: true, ObservedAt: at},
+		},
+		{
+			name:        "no pod above its count",
+			annotations: with(func(a map[string]string) { a[AnnotationPodThreadsPeak] = "" }),
+			want: &Sample{Threads: 41200, ThreadsMax: 65535, PIDMax: 32768, PodsPIDs: 30000, HasPodsPIDs: true,
+				PodsPIDsMax: 60000, PodThreads: map[string]int64{"a": 10, "b": 8000}, HasPodThreads: true,
+				PodPeaks: map[string]int64{}, HasPodPeaks: true, ObservedAt: at},
+		},
+		{name: "peak of a pod not listed", annotations: with(func(a map[string]string) { a[AnnotationPodThreadsPeak] = "c=5000" }), wantErrKey: AnnotationPodThreadsPeak},
+		{name: "peak not above the count", annotations: with(func(a map[string]string) { a[AnnotationPodThreadsPeak] = "b=8000" }), wantErrKey: AnnotationPodThreadsPeak},
+		{name: "peak 2^30", annotations: with(func(a map[string]string) { a[AnnotationPodThreadsPeak] = "a=1073741824" }), wantErrKey: AnnotationPodThreadsPeak},
+		{name: "peak without pod-threads", annotations: with(func(a map[string]string) {
+			delete(a, AnnotationPodThreads)
+			a[AnnotationPodThreadsPeak] = ""
+		}), wantErrKey: AnnotationPodThreadsPeak},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,11 @@ type Sample struct {
 	// HasPodThreads the agent has no per-pod data.
 	PodThreads    map[string]int64
 	HasPodThreads bool
+	// PodPeaks maps a pod UID of PodThreads to its highest task count in the agent's peak
+	// window, for pods whose peak is above their count in PodThreads; meaningful only when
+	// HasPodPeaks (an agent that publishes peaks).
+	PodPeaks    map[string]int64
+	HasPodPeaks bool
 	// ObservedAt is when the sample was read.
 	ObservedAt time.Time
 }
@@ -49,4 +54,14 @@ func AddSat(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a + b
+}
+
+// PodPeak returns the highest task count the sample knows for the pod listed under uid: its
+// peak when one is published, else its count; ok is false when the pod is not listed.
+func (s *Sample) PodPeak(uid string) (n int64, ok bool) {
+	n, ok = s.PodThreads[uid]
+	if p, found := s.PodPeaks[uid]; found && p > n {
+		n = p
+	}
+	return n, ok
 }
