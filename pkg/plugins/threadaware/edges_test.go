@@ -27,17 +27,28 @@ import (
 // The tests of this file pin the decision model at its edges: hostile numbers, nodes without
 // per-pod data, mirror pods, reservations over time, bounded state, hints and clocks.
 
-// running marks a held pod as Running since start (its status.startTime).
+// running marks a held pod as Running, its one container running since start.
 func running(p *st.PodWrapper, start time.Time) *st.PodWrapper {
-	return p.Phase(v1.PodRunning).StartTime(metav1.NewTime(start))
+	return runningSince(p, start, start)
+}
+
+// runningSince marks a held pod as Running, accepted by its kubelet at accepted
+// (status.startTime) and its one container running since start.
+func runningSince(p *st.PodWrapper, accepted, start time.Time) *st.PodWrapper {
+	p.Spec.Containers = []v1.Container{{Name: "app"}}
+	p.Status.ContainerStatuses = []v1.ContainerStatus{{Name: "app",
+		State: v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: metav1.NewTime(start)}}}}
+	return p.Phase(v1.PodRunning).StartTime(metav1.NewTime(accepted))
 }
 
 // filterCase is one Filter run: PreFilter, then Filter on the only node when PreFilter passes.
 type filterCase struct {
-	name       string
-	args       func(*config.ThreadAwareArgs)
-	node       *v1.Node
-	held       []*v1.Pod
+	name string
+	args func(*config.ThreadAwareArgs)
+	node *v1.Node
+	held []*v1.Pod
+	// gone are pods the plugin has seen deleted.
+	gone       []*v1.Pod
 	pod        *v1.Pod
 	wantStatus *fwk.Status
 }
@@ -53,6 +64,13 @@ func runFilterCases(t *testing.T, tests []filterCase) {
 			}
 			snapshot := cache.NewSnapshot(tt.held, []*v1.Node{tt.node})
 			pl := newTestPlugin(ctx, t, args, snapshot)
+			// The plugin's informer handlers have seen the held pods and the deleted ones.
+			for _, p := range tt.held {
+				pl.onPod(p)
+			}
+			for _, p := range tt.gone {
+				pl.onPodDelete(p)
+			}
 			state := framework.NewCycleState()
 			_, got := pl.PreFilter(ctx, state, tt.pod, nil)
 			if got.IsSuccess() {
@@ -340,20 +358,29 @@ func TestHintsPrecise(t *testing.T) {
 	heartbeat := roomy
 	heartbeat.at = freshSample.Add(30 * time.Second)
 	tests := []struct {
-		name   string
-		held   []*v1.Pod // assigned pods the plugin has seen
-		oldObj *v1.Node
-		newObj *v1.Node
-		want   fwk.QueueingHint
+		name    string
+		held    []*v1.Pod // assigned pods the plugin has seen
+		deleted []*v1.Pod // pods the plugin has seen deleted
+		oldObj  *v1.Node
+		newObj  *v1.Node
+		want    fwk.QueueingHint
 	}{
 		{name: "heartbeat of a node with room", oldObj: makeNode("n", roomy).Obj(), newObj: makeNode("n", heartbeat).Obj(), want: fwk.QueueSkip},
 		{name: "heartbeat of a full node", oldObj: makeNode("n", full).Obj(), newObj: makeNode("n", sample{threads: 55000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{}, at: heartbeat.at}).Obj(), want: fwk.QueueSkip},
 		{name: "full to room", oldObj: makeNode("n", full).Obj(), newObj: makeNode("n", roomy).Obj(), want: fwk.Queue},
 		{
-			name:   "room only once a departed pod's tasks are taken off",
+			name:    "room only once a departed pod's tasks are taken off",
+			deleted: []*v1.Pod{javaPod("gone", "web", "a", 9000).Node("n").Obj()},
+			oldObj:  makeNode("n", full).Obj(),
+			newObj:  makeNode("n", sample{threads: 56000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"gone": 9000}}).Obj(),
+			want:    fwk.Queue,
+		},
+		{
+			// Its informer lags: the pod may be bound here, so its tasks stay counted.
+			name:   "a sampled pod the plugin has not seen is not taken off",
 			oldObj: makeNode("n", full).Obj(),
-			newObj: makeNode("n", sample{threads: 56000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"gone": 9000}}).Obj(),
-			want:   fwk.Queue,
+			newObj: makeNode("n", sample{threads: 56000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"unseen": 9000}}).Obj(),
+			want:   fwk.QueueSkip,
 		},
 		{
 			name:   "room in the sample, but not with the pods in flight",
@@ -369,6 +396,10 @@ func TestHintsPrecise(t *testing.T) {
 			pl := newTestPlugin(ctx, t, defaultArgs(), cache.NewEmptySnapshot())
 			for _, p := range tt.held {
 				pl.onPod(p)
+			}
+			for _, p := range tt.deleted {
+				pl.onPod(p)
+				pl.onPodDelete(p)
 			}
 			got, err := pl.isSchedulableAfterNodeChange(logger, pod, tt.oldObj, tt.newObj)
 			if err != nil {

@@ -137,12 +137,13 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 	return nil
 }
 
-// dataReason says why a node has no current data ("" when it has); now is in Unix nanoseconds.
+// dataReason says why a node has no current data ("" when it has); now is in Unix nanoseconds
+// on the scheduler's clock, the clock of e.receivedAt.
 func (pl *ThreadAware) dataReason(e *nodeEntry, now int64) string {
 	if !e.hasData {
 		return e.dataReason
 	}
-	if time.Duration(now-e.observedAt) > pl.maxSampleAge {
+	if time.Duration(now-e.receivedAt) > pl.maxSampleAge {
 		return dataStale
 	}
 	return ""

@@ -44,8 +44,18 @@ func TestFilter(t *testing.T) {
 		{
 			name: "tasks of sampled pods that have left the node are not counted",
 			node: makeNode("n", sample{threads: 56000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"gone": 9000}}).Obj(),
+			gone: []*v1.Pod{javaPod("gone", "web", "a", 8000).Node("n").Obj()},
 			pod:  javaPod("p", "web", "a", 8000).Obj(),
 			// 56000 - 9000 + 8000 = 55000 <= 58981
+		},
+		{
+			// Not held, never seen deleted: the pod informer lags the node's, so the pod may
+			// be bound here and its tasks stay in used.
+			name: "tasks of sampled pods the scheduler has not seen stay counted",
+			node: makeNode("n", sample{threads: 56000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"unseen": 9000}}).Obj(),
+			pod:  javaPod("p", "web", "a", 8000).Obj(),
+			wantStatus: fwk.NewStatus(fwk.Unschedulable,
+				ErrReasonNearTaskLimit+": 56000 used + 0 in flight + 8000 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
 		},
 		{
 			name: "pid-max binds before threads-max; evicting the held pod could help",

@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-logr/logr"
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
@@ -63,7 +62,7 @@ func (p fuzzPod) object(node string, sampleAt time.Time) *v1.Pod {
 		w.Annotation(threadinfo.AnnotationExpectedThreads, p.demand)
 	}
 	if p.start != -1 {
-		w.Phase(v1.PodRunning).StartTime(metav1.NewTime(sampleAt.Add(-p.start)))
+		running(w, sampleAt.Add(-p.start))
 	}
 	return w.Obj()
 }

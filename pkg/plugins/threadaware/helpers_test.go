@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	plugintesting "k8s.io/kubernetes/pkg/scheduler/framework/plugins/testing"
@@ -49,6 +50,9 @@ type sample struct {
 	// noPodData leaves pod-threads out: the agent has no per-pod data.
 	noPodData bool
 	at        time.Time
+	// heartbeat is the kubelet's last status heartbeat, on the node's clock; zero: testNow, a
+	// kubelet that is alive.
+	heartbeat time.Time
 }
 
 func (s sample) annotations() map[string]string {
@@ -72,6 +76,12 @@ func makeNode(name string, s sample) *st.NodeWrapper {
 	for k, v := range s.annotations() {
 		n.Annotation(k, v)
 	}
+	heartbeat := s.heartbeat
+	if heartbeat.IsZero() {
+		heartbeat = testNow
+	}
+	n.Status.Conditions = append(n.Status.Conditions, v1.NodeCondition{Type: v1.NodeReady, Status: v1.ConditionTrue,
+		LastHeartbeatTime: metav1.NewTime(heartbeat)})
 	return n
 }
 

@@ -31,6 +31,7 @@ func TestInspectNode(t *testing.T) {
 	}
 	snapshot := cache.NewSnapshot(held, nodes)
 	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
+	pl.onPodDelete(javaPod("gone", "web", "a", 9000).Node("full").Obj())
 
 	want := map[string]NodeView{
 		"full": {Used: 32200, InFlight: 1000 + 8000, Usable: 58981},

@@ -69,6 +69,14 @@ type learnedDemand struct {
 	workloads map[string]*workloadState
 	// pods holds the assigned pods, by the UID of their cgroup (see cgroupUID).
 	pods map[types.UID]*podState
+	// mirrors maps a mirror pod's API UID to its cgroup UID: a sample may list a static pod
+	// under either (see sampledKey).
+	mirrors map[types.UID]types.UID
+	// gone holds pods deleted or terminated in the last demandWindow, by both keys, with when
+	// (Unix nanoseconds, scheduler's clock): a sample that still lists one counts its tasks as
+	// departed. A pod a sample lists that the plugin has never seen (its informer lags, or the
+	// pod is not the API's) stays counted.
+	gone map[types.UID]int64
 	// byNode lists the assigned pods of each node, for the queueing hints.
 	byNode map[string]map[types.UID]*podState
 	// observed holds each node's latest per-pod sample, to seed pods the informer delivers
@@ -109,6 +117,8 @@ func newLearnedDemand() *learnedDemand {
 	return &learnedDemand{
 		workloads: map[string]*workloadState{},
 		pods:      map[types.UID]*podState{},
+		mirrors:   map[types.UID]types.UID{},
+		gone:      map[types.UID]int64{},
 		byNode:    map[string]map[types.UID]*podState{},
 		observed:  map[string]map[string]int64{},
 	}
@@ -122,6 +132,21 @@ func cgroupUID(pod *v1.Pod) types.UID {
 		return types.UID(h)
 	}
 	return pod.UID
+}
+
+// sampledKey returns the key under which a sample's per-pod list names the pod. A static pod's
+// cgroup carries the kubelet's UID for it (the hash of its manifest), which its mirror pod in
+// the API names in the kubernetes.io/config.mirror annotation: the agent lists it under that
+// hash, and agents before v0.3.0 under the mirror pod's UID once they knew it. Both are
+// accepted; the hash when the list names neither.
+func sampledKey(list map[string]int64, pod *v1.Pod) string {
+	uid := string(cgroupUID(pod))
+	if _, ok := list[uid]; !ok && uid != string(pod.UID) {
+		if _, ok := list[string(pod.UID)]; ok {
+			return string(pod.UID)
+		}
+	}
+	return uid
 }
 
 // demand returns the learned demand of a workload.
@@ -207,6 +232,9 @@ func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
 	}
 	p = &podState{pod: pod, workload: key}
 	l.pods[uid] = p
+	if uid != pod.UID {
+		l.mirrors[pod.UID] = uid
+	}
 	node := pod.Spec.NodeName
 	if l.byNode[node] == nil {
 		l.byNode[node] = map[types.UID]*podState{}
@@ -217,6 +245,8 @@ func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
 	}
 	if n, ok := l.observed[node][string(uid)]; ok {
 		// The node's sample listed the pod before the informer delivered it.
+		l.observe(p, now, n)
+	} else if n, ok := l.observed[node][string(pod.UID)]; ok {
 		l.observe(p, now, n)
 	}
 }
@@ -229,12 +259,32 @@ func (l *learnedDemand) deletePod(pod *v1.Pod, now int64) {
 	if p := l.pods[uid]; p != nil {
 		l.remove(uid, p, now)
 	}
+	if pod.Spec.NodeName != "" {
+		l.gone[uid], l.gone[pod.UID] = now, now
+	}
+}
+
+// known reports whether the plugin knows the pod a sample lists under uid: assigned, or gone
+// in the last demandWindow.
+func (l *learnedDemand) known(uid string) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	k := types.UID(uid)
+	if _, ok := l.gone[k]; ok {
+		return true
+	}
+	if _, ok := l.pods[k]; ok {
+		return true
+	}
+	_, ok := l.mirrors[k]
+	return ok
 }
 
 // remove forgets a pod. Callers hold mu.
 func (l *learnedDemand) remove(uid types.UID, p *podState, now int64) {
 	l.podsVersion.Add(1)
 	delete(l.pods, uid)
+	delete(l.mirrors, p.pod.UID)
 	node := p.pod.Spec.NodeName
 	delete(l.byNode[node], uid)
 	if len(l.byNode[node]) == 0 {
@@ -248,18 +298,30 @@ func (l *learnedDemand) remove(uid types.UID, p *podState, now int64) {
 	}
 }
 
-// setNode records a node's per-pod sample, observed at at (Unix nanoseconds); nil forgets
-// the node. It costs O(1) per pod of the node.
-func (l *learnedDemand) setNode(node string, podThreads map[string]int64, at int64) {
+// setNode records a node's per-pod sample and the pods' peaks since the last write, received
+// at at (Unix nanoseconds, scheduler's clock); nil forgets the node. A pod's observation is
+// its peak where the sample has one. It costs O(1) per pod of the node.
+func (l *learnedDemand) setNode(node string, podThreads, podPeaks map[string]int64, at int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if podThreads == nil {
 		delete(l.observed, node)
 		return
 	}
+	if len(podPeaks) > 0 {
+		withPeaks := make(map[string]int64, len(podThreads))
+		for uid, n := range podThreads {
+			withPeaks[uid] = max(n, podPeaks[uid])
+		}
+		podThreads = withPeaks
+	}
 	l.observed[node] = podThreads
 	for uid, n := range podThreads {
-		if p := l.pods[types.UID(uid)]; p != nil {
+		k := types.UID(uid)
+		if h, ok := l.mirrors[k]; ok {
+			k = h // a static pod listed under its mirror pod's UID
+		}
+		if p := l.pods[k]; p != nil {
 			l.observe(p, at, n)
 		}
 	}
@@ -286,6 +348,11 @@ func (l *learnedDemand) expire(now int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	changed := false
+	for uid, at := range l.gone {
+		if now-at > int64(demandWindow) {
+			delete(l.gone, uid)
+		}
+	}
 	for key, w := range l.workloads {
 		v, ok := w.window.value(now)
 		if ok != w.learned || v != w.demand {

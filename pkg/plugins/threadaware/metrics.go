@@ -2,6 +2,7 @@ package threadaware
 
 import (
 	"sync"
+	"time"
 
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
@@ -40,6 +41,14 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"reason"})
 
+	clockSkewSeconds = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Subsystem: metricsSubsystem,
+		Name:      "node_clock_skew_seconds",
+		Help: "How far each node's clock is behind the scheduler's (negative: ahead), plus the latency of the agent's write, " +
+			"measured on the last new sample the scheduler received. Decisions do not depend on it.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"node"})
+
 	registerMetrics sync.Once
 )
 
@@ -63,7 +72,7 @@ type pluginMetrics struct {
 // /metrics endpoint) once per process, then resolves the children for one policy.
 func newPluginMetrics(policy string) *pluginMetrics {
 	registerMetrics.Do(func() {
-		legacyregistry.MustRegister(malformedAnnotations, nodesWithoutData, rejections)
+		legacyregistry.MustRegister(malformedAnnotations, nodesWithoutData, rejections, clockSkewSeconds)
 	})
 	m := &pluginMetrics{withoutData: map[string]metrics.CounterMetric{}, rejected: map[string]metrics.CounterMetric{}}
 	for _, r := range []string{dataMissing, dataMalformed, dataStale} {
@@ -86,4 +95,14 @@ func malformedKey(err error) string {
 		return pe.Key
 	}
 	return "unknown"
+}
+
+// setClockSkew records a node's clock skew.
+func setClockSkew(node string, skew time.Duration) {
+	clockSkewSeconds.WithLabelValues(node).Set(skew.Seconds())
+}
+
+// forgetClockSkew drops a deleted node's skew.
+func forgetClockSkew(node string) {
+	clockSkewSeconds.DeleteLabelValues(node)
 }

@@ -24,9 +24,9 @@ type nodeEntry struct {
 	pidPressure bool
 	// podsLimited is false when the kubepods cgroup is unlimited.
 	podsLimited bool
-	// observedAt is the sample's time in Unix nanoseconds, clamped to when the scheduler
-	// first saw the sample: a sample stamped in the future ages from then.
-	observedAt int64
+	// receivedAt is when the scheduler received the sample, in Unix nanoseconds on the
+	// scheduler's clock: a sample's age is measured from it (see sampleclock.go).
+	receivedAt int64
 	// usable and podsUsable are the task budgets after headroom; podsUsable can be 0 when
 	// the kubepods cgroup is limited (pids.max 1).
 	usable     int64
@@ -37,6 +37,9 @@ type nodeEntry struct {
 	// memo holds the load's figures for the current NodeInfo generation.
 	memo loadMemo
 
+	// observedAt is the sample's stamp in Unix nanoseconds on the node's clock: pod times,
+	// which the node's kubelet stamps on the same clock, are compared with it.
+	observedAt int64
 	// limit is min(threads-max, pid-max).
 	limit int64
 	// baseline is the tasks that no pod owns (threads minus all sampled pods): evicting pods
@@ -114,9 +117,18 @@ func (s *nodeStore) entry(ctx context.Context, node *v1.Node) *nodeEntry {
 	return s.store(klog.FromContext(ctx), node, !s.fed)
 }
 
-// update parses and keeps the informer's latest object of a node.
-func (s *nodeStore) update(logger klog.Logger, node *v1.Node) *nodeEntry {
-	return s.store(logger, node, true)
+// update parses and keeps the informer's latest object of a node. With a new stamp it also
+// returns the node's clock skew (see clockSkew).
+func (s *nodeStore) update(logger klog.Logger, node *v1.Node) (e *nodeEntry, skew time.Duration, ok bool) {
+	s.mu.Lock()
+	var prev *nodeEntry
+	if slot := s.byName[node.Name]; slot != nil {
+		prev = slot.current
+	}
+	s.mu.Unlock()
+	e = s.store(logger, node, true)
+	skew, ok = clockSkew(e, prev, true)
+	return e, skew, ok
 }
 
 // peek returns the parsed form of an object that may not be the node's current one (a
@@ -149,7 +161,7 @@ func (s *nodeStore) store(logger klog.Logger, node *v1.Node, current bool) *node
 		if slot != nil {
 			prev = slot.current
 		}
-		e = s.parse(logger, node, prev)
+		e = s.parse(logger, node, prev, current)
 	}
 	switch {
 	case slot == nil && !current:
@@ -221,7 +233,9 @@ func (s *nodeStore) forget(name string) {
 	}
 }
 
-func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry) *nodeEntry {
+// parse parses node. prev is the node's current entry, if any; live says node is the
+// informer's latest object, just delivered.
+func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry, live bool) *nodeEntry {
 	e := &nodeEntry{node: node, pidPressure: hasPIDPressure(node)}
 	sample, err := threadinfo.ParseNode(node.Annotations)
 	switch {
@@ -240,7 +254,9 @@ func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry) *n
 	e.hasData = true
 	e.sample = *sample
 	e.threads, e.podsPIDs = sample.Threads, sample.PodsPIDs
-	e.observedAt = s.observedAt(logger, node, sample.ObservedAt, prev)
+	// The parser bounds the stamp to what Unix nanoseconds hold.
+	e.observedAt = sample.ObservedAt.UnixNano()
+	e.receivedAt = s.receivedAt(logger, node, e.observedAt, prev, live)
 	// The contract bounds every count below 2^30, so these products cannot overflow.
 	e.limit = sample.Limit()
 	e.usable = e.limit * (100 - s.headroomPercent) / 100
@@ -250,25 +266,6 @@ func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry) *n
 	}
 	e.baseline = max(0, sample.Threads-sample.PodThreadsTotal())
 	return e
-}
-
-// observedAt returns a sample's time in Unix nanoseconds, clamped to [1970, now]: a sample
-// stamped in the future (a node clock ahead of the scheduler's) counts as taken when the
-// scheduler first saw it, so it goes stale maxSampleAge later, not maxSampleAge after its
-// stamp. A later object of the node with the same stamp keeps the first clamp.
-func (s *nodeStore) observedAt(logger klog.Logger, node *v1.Node, at time.Time, prev *nodeEntry) int64 {
-	if prev != nil && prev.hasData && prev.sample.ObservedAt.Equal(at) {
-		return prev.observedAt
-	}
-	now := s.now()
-	switch {
-	case at.After(now):
-		logger.V(2).Info("Thread data is stamped in the future; counting it as observed now", "node", klog.KObj(node), "observedAt", at, "now", now)
-		return now.UnixNano()
-	case at.Before(time.Unix(0, 0)):
-		return 0
-	}
-	return at.UnixNano()
 }
 
 func hasPIDPressure(node *v1.Node) bool {

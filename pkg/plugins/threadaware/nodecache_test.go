@@ -44,7 +44,7 @@ func TestNodeStoreKeepsRecentObjects(t *testing.T) {
 	logger, _ := ktesting.NewTestContext(t)
 	s := fedStore()
 	v := versions("n", 4)
-	first := s.update(logger, v[0])
+	first, _, _ := s.update(logger, v[0])
 	s.update(logger, v[1])
 	if got := s.peek(logger, v[0]); got != first {
 		t.Error("the previous object was parsed again")
@@ -79,7 +79,7 @@ func TestNodeStorePeekedObjectBecomesCurrent(t *testing.T) {
 	v := versions("n", 2)
 	s.update(logger, v[0])
 	peeked := s.peek(logger, v[1])
-	if got := s.update(logger, v[1]); got != peeked {
+	if got, _, _ := s.update(logger, v[1]); got != peeked {
 		t.Error("the handler parsed an object a hint had parsed already")
 	}
 	if cur := s.byName["n"].current; cur != peeked {

@@ -70,7 +70,7 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 	l := &nodeLoad{}
 	held := make(map[string]struct{}, n)
 	for p := range pods {
-		uid := string(cgroupUID(p))
+		uid := sampledKey(sampled, p)
 		held[uid] = struct{}{}
 		w := workloadKey(p)
 		d, _, _ := pl.demand(p, w)
@@ -81,7 +81,9 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 		}
 	}
 	for uid, n := range sampled {
-		if _, ok := held[uid]; !ok {
+		// Only a pod the plugin knows to have left (deleted, or held elsewhere in a
+		// preemption what-if) departs; one it has not seen yet stays counted.
+		if _, ok := held[uid]; !ok && pl.learned.known(uid) {
 			l.departed = threadinfo.AddSat(l.departed, n)
 		}
 	}
@@ -107,12 +109,14 @@ func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d int64) (re
 	observed, listed := e.sample.PodThreads[uid]
 	switch {
 	case listed:
-		expected := d
+		// own is the pod's recent peak: the sample's (its peak since the agent's window
+		// began) and what the plugin saw itself, on the scheduler's clock.
+		own, _ := e.sample.PodPeak(uid)
+		if peak, ok := pl.learned.podPeak(cgroupUID(p), e.receivedAt); ok {
+			own = max(own, peak)
+		}
+		expected := max(d, own)
 		if started && age > demandWindow {
-			own := observed
-			if peak, ok := pl.learned.podPeak(cgroupUID(p), e.observedAt); ok {
-				own = max(own, peak)
-			}
 			expected = decayed(d, own, age)
 		}
 		return max(0, expected-observed), max(expected, observed)
@@ -139,19 +143,66 @@ func decayed(d, own int64, age time.Duration) int64 {
 	return own + (d-own)*left/demandWindow.Milliseconds()
 }
 
-// runningFor returns how long the pod had been running at the sample time at (Unix
-// nanoseconds): from its status.startTime, when it is in the Running phase.
+// runningFor returns how long the pod's tasks had been running at the sample stamped at (Unix
+// nanoseconds, on the node's clock): since the latest state.running.startedAt of its
+// containers and sidecars, which the node's kubelet stamps on the same clock and resets on
+// every restart. status.startTime is not used: the kubelet sets it when it accepts the pod,
+// before image pulls and init containers, and keeps it across restarts. ok is false while
+// any of them is not running, or none has started.
 func runningFor(p *v1.Pod, at int64) (time.Duration, bool) {
-	if p.Status.Phase != v1.PodRunning || p.Status.StartTime == nil {
+	if p.Status.Phase != v1.PodRunning {
 		return 0, false
 	}
-	start := p.Status.StartTime.Time
-	if start.After(time.Unix(0, at)) {
+	var latest time.Time
+	n := 0
+	for _, cs := range longRunning(p) {
+		if cs.State.Running == nil {
+			return 0, false
+		}
+		if t := cs.State.Running.StartedAt.Time; t.After(latest) {
+			latest = t
+		}
+		n++
+	}
+	if n == 0 || latest.After(time.Unix(0, at)) {
 		return 0, false
 	}
 	var startNs int64 // a start before 1970 counts from 1970, where UnixNano is defined
-	if start.After(time.Unix(0, 0)) {
-		startNs = start.UnixNano()
+	if latest.After(time.Unix(0, 0)) {
+		startNs = latest.UnixNano()
 	}
 	return time.Duration(at - startNs), true
+}
+
+// longRunning yields the statuses of the pod's containers that run for its lifetime: its
+// containers and its sidecars (init containers with restartPolicy Always). A container the
+// kubelet has not reported yet is yielded as not running.
+func longRunning(p *v1.Pod) iter.Seq2[int, v1.ContainerStatus] {
+	return func(yield func(int, v1.ContainerStatus) bool) {
+		i := 0
+		for _, c := range p.Spec.Containers {
+			if !yield(i, statusOf(p.Status.ContainerStatuses, c.Name)) {
+				return
+			}
+			i++
+		}
+		for _, c := range p.Spec.InitContainers {
+			if c.RestartPolicy == nil || *c.RestartPolicy != v1.ContainerRestartPolicyAlways {
+				continue
+			}
+			if !yield(i, statusOf(p.Status.InitContainerStatuses, c.Name)) {
+				return
+			}
+			i++
+		}
+	}
+}
+
+func statusOf(statuses []v1.ContainerStatus, name string) v1.ContainerStatus {
+	for _, cs := range statuses {
+		if cs.Name == name {
+			return cs
+		}
+	}
+	return v1.ContainerStatus{Name: name}
 }

@@ -208,17 +208,21 @@ func (pl *ThreadAware) onNode(logger klog.Logger, obj any) {
 	if !ok {
 		return
 	}
-	e := pl.nodes.update(logger, node)
+	e, skew, ok := pl.nodes.update(logger, node)
+	if ok {
+		setClockSkew(node.Name, skew)
+	}
 	if !e.hasData || !e.sample.HasPodThreads {
-		pl.learned.setNode(node.Name, nil, 0)
+		pl.learned.setNode(node.Name, nil, nil, 0)
 		return
 	}
-	pl.learned.setNode(node.Name, e.sample.PodThreads, e.observedAt)
+	pl.learned.setNode(node.Name, e.sample.PodThreads, e.sample.PodPeaks, e.receivedAt)
 }
 
 func (pl *ThreadAware) onNodeDelete(node *v1.Node) {
 	pl.nodes.forget(node.Name)
-	pl.learned.setNode(node.Name, nil, 0)
+	forgetClockSkew(node.Name)
+	pl.learned.setNode(node.Name, nil, nil, 0)
 }
 
 // unwrap returns the object of an informer event, also from a deletion tombstone.
