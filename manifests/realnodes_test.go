@@ -63,6 +63,7 @@ func TestRealNodesOverlay(t *testing.T) {
 					args[i] = "--metrics-bind-address="
 				}
 			}
+			want.Spec.Template.Spec.Containers[0].Args = append(args, "--kubelet-cgroup-root=/threadaware-CLUSTER-$(NODE_NAME)")
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("DaemonSet %s (-want,+got):\n%s", b.GetName(), diff)
 			}

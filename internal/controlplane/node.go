@@ -121,7 +121,8 @@ type Node struct {
 	Name string
 	// Dir holds the node's state, sockets, configuration and logs.
 	Dir string
-	// CgroupName is the kubelet's cgroupRoot without its leading "/".
+	// CgroupName is the kubelet's cgroupRoot without its leading "/": NodeCgroupPrefix and
+	// the node's name.
 	CgroupName string
 	// Socket is containerd's gRPC socket.
 	Socket string
@@ -171,7 +172,7 @@ func (cp *ControlPlane) StartNode(ctx context.Context, opts NodeOptions) (_ *Nod
 	n := &Node{
 		Name:       opts.Name,
 		Dir:        dir,
-		CgroupName: "threadaware-" + strings.TrimPrefix(filepath.Base(cp.Dir), TempDirPrefix) + "-" + opts.Name,
+		CgroupName: cp.NodeCgroupPrefix() + opts.Name,
 		Socket:     filepath.Join(dir, "containerd.sock"),
 		PodLogsDir: filepath.Join(dir, "pod-logs"),
 		Capacity:   capacity,
@@ -833,4 +834,11 @@ imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 nodeStatusUpdateFrequency: 5s
 `, port, healthz, n.CgroupName, n.Socket, n.PodLogsDir, filepath.Join(n.Dir, "manifests"), reservedPIDs)
+}
+
+// NodeCgroupPrefix is what the cgroup roots of this control plane's real nodes start with
+// ("threadaware-<cluster>-"), each followed by the node's name: a node agent given
+// --kubelet-cgroup-root=/<prefix><node> reads only its own node's pods.
+func (cp *ControlPlane) NodeCgroupPrefix() string {
+	return "threadaware-" + strings.TrimPrefix(filepath.Base(cp.Dir), TempDirPrefix) + "-"
 }

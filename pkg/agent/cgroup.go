@@ -44,9 +44,9 @@ var qosClasses = []string{"burstable", "besteffort"}
 
 var errNoKubepods = errors.New("no kubepods cgroup (looked for directories named kubepods, kubepods.slice and <prefix>-kubepods.slice)")
 
-// errAmbiguous is returned when several kubepods cgroups were found and the pods bound to this
-// node do not say which one is this node's.
-var errAmbiguous = errors.New("several kubepods cgroups and none holds more of this node's pods than the others")
+// errAmbiguous is returned when several kubepods cgroups were found: a host with several
+// kubelets, where --kubelet-cgroup-root says which one is this node's.
+var errAmbiguous = errors.New("several kubepods cgroups; set --kubelet-cgroup-root to the kubelet's cgroupRoot to pick this node's")
 
 const (
 	// maxSearchDepth bounds how deep below the controller root a kubepods cgroup is looked for.
@@ -133,51 +133,90 @@ func findKubepods(base string, version int) ([]Layout, error) {
 }
 
 // detectLayout finds this node's kubepods cgroup below the cgroup root, whatever the kubelet's
-// cgroupRoot and driver. When several exist (several kubelets on one host, or a leftover tree),
-// it picks the one holding the most pods of nodePods (the pods the API server says are bound to
-// this node, by the UID their cgroup is named after); nodePods may be nil when unknown.
-func detectLayout(root string, nodePods map[string]string) (Layout, error) {
+// driver. kubeletRoot is the kubelet's cgroupRoot ("" when not known): the search is then made
+// only below it, which tells this node's tree from the others' where one host runs several
+// kubelets. Without it, several kubepods cgroups are an error, never a guess.
+func detectLayout(root, kubeletRoot string) (Layout, error) {
 	base, version, err := cgroupBase(root)
 	if err != nil {
 		return Layout{}, err
 	}
-	found, searchErr := findKubepods(base, version)
+	var found []Layout
+	var searchErr error
+	if kubeletRoot == "" {
+		found, searchErr = findKubepods(base, version)
+	} else {
+		found, searchErr = findUnderKubeletRoot(base, version, kubeletRoot)
+	}
 	switch len(found) {
 	case 0:
 		if searchErr != nil {
 			return Layout{}, fmt.Errorf("%w: %w", errNoKubepods, searchErr)
 		}
+		if kubeletRoot != "" {
+			return Layout{}, fmt.Errorf("%s, below the kubelet's cgroup root %s: %w", base, kubeletRoot, errNoKubepods)
+		}
 		return Layout{}, fmt.Errorf("%s: %w", base, errNoKubepods)
 	case 1:
 		return found[0], nil
 	}
-	best, bestScore, tie := Layout{}, 0, false
-	for _, l := range found {
-		pods, _, err := l.listPodCgroups()
+	names := make([]string, len(found))
+	for i, l := range found {
+		names[i] = l.Kubepods
+	}
+	return Layout{}, fmt.Errorf("%w: %s", errAmbiguous, strings.Join(names, ", "))
+}
+
+// findUnderKubeletRoot lists the kubepods cgroups right below the kubelet's cgroupRoot, in
+// its cgroupfs form (/node-a: node-a/kubepods) and its systemd form (/kubelet:
+// kubelet.slice/kubelet-kubepods.slice).
+func findUnderKubeletRoot(base string, version int, kubeletRoot string) ([]Layout, error) {
+	var found []Layout
+	for _, dir := range []string{filepath.Join(base, kubeletRoot), filepath.Join(base, systemdSlicePath(kubeletRoot))} {
+		entries, err := os.ReadDir(dir)
 		if err != nil {
-			continue
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return found, err
 		}
-		score := 0
-		for _, p := range pods {
-			if _, ok := nodePods[p.uid]; ok {
-				score++
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			if driver, ok := kubepodsDriver(e.Name()); ok {
+				found = append(found, Layout{Version: version, Driver: driver, Kubepods: filepath.Join(dir, e.Name()), Base: base})
 			}
 		}
-		switch {
-		case score > bestScore:
-			best, bestScore, tie = l, score, false
-		case score == bestScore:
-			tie = true
-		}
 	}
-	if bestScore == 0 || tie {
-		names := make([]string, len(found))
-		for i, l := range found {
-			names[i] = l.Kubepods
+	return found, nil
+}
+
+// systemdSlicePath is where the systemd driver puts a cgroupRoot: /a/b is a.slice/a-b.slice.
+func systemdSlicePath(cgroupRoot string) string {
+	var path, unit []string
+	for part := range strings.SplitSeq(strings.Trim(cgroupRoot, "/"), "/") {
+		if part == "" {
+			continue
 		}
-		return Layout{}, fmt.Errorf("%w (%d known pods on this node): %s", errAmbiguous, len(nodePods), strings.Join(names, ", "))
+		unit = append(unit, strings.TrimSuffix(part, ".slice"))
+		path = append(path, strings.Join(unit, "-")+".slice")
 	}
-	return best, nil
+	return filepath.Join(path...)
+}
+
+// ValidKubeletCgroupRoot checks a kubelet cgroupRoot given on the command line: an absolute,
+// clean path without "..", as the kubelet accepts.
+func ValidKubeletCgroupRoot(root string) error {
+	switch {
+	case len(root) > 256:
+		return fmt.Errorf("longer than 256 characters")
+	case !strings.HasPrefix(root, "/"):
+		return fmt.Errorf("%q is not absolute", root)
+	case filepath.Clean(root) != root || strings.Contains(root, ".."):
+		return fmt.Errorf("%q is not a clean path", root)
+	}
+	return nil
 }
 
 // effectiveLimit is the lowest pids.max from kubepods up through its ancestors to (not

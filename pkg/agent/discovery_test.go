@@ -9,9 +9,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2/ktesting"
 )
 
@@ -76,7 +73,7 @@ func TestDetectLayoutCgroupRoots(t *testing.T) {
 				files[filepath.Join(tt.base, tt.kubepods, p, "pids.current")] = "1\n"
 			}
 			tree(t, root, files)
-			l, err := detectLayout(root, nil)
+			l, err := detectLayout(root, "")
 			if err != nil {
 				t.Fatalf("detectLayout: %v", err)
 			}
@@ -102,49 +99,55 @@ func TestDetectLayoutCgroupRoots(t *testing.T) {
 	}
 }
 
-// Several kubelets on one host: each node's agent must pick its own kubepods tree by the
-// pods bound to it, and refuse to guess.
+// Several kubelets on one host: each node's agent finds its own kubepods tree below its
+// kubelet's cgroup root, and refuses to guess without it.
 func TestDetectLayoutSeveralKubelets(t *testing.T) {
-	const (
-		uidA1 = "aaaaaaaa-0000-4000-8000-000000000001"
-		uidA2 = "aaaaaaaa-0000-4000-8000-000000000002"
-		uidB1 = "bbbbbbbb-0000-4000-8000-000000000001"
-	)
 	root := t.TempDir()
 	tree(t, root, map[string]string{
-		"pids/node-a/kubepods/besteffort/pod" + uidA1 + "/": "",
-		"pids/node-a/kubepods/burstable/pod" + uidA2 + "/":  "",
-		"pids/node-b/kubepods/besteffort/pod" + uidB1 + "/": "",
-		"pids/node-c/kubepods/besteffort/":                  "",
-		"pids/node-b/kubepods/besteffort/" + staticHash:     "", // a file: not a pod
+		"pids/node-a/kubepods/besteffort/":           "",
+		"pids/node-b/kubepods/besteffort/":           "",
+		"pids/kubelet.slice/kubelet-kubepods.slice/": "",
+		"pids/a.slice/a-b.slice/a-b-kubepods.slice/": "",
+		"pids/node-c/not-kubepods/":                  "",
 	})
 	tests := []struct {
-		name     string
-		nodePods map[string]string
-		want     string
-		wantErr  error
+		name        string
+		kubeletRoot string
+		want        string
+		wantErr     error
 	}{
-		{"node-a by two pods", map[string]string{uidA1: uidA1, uidA2: uidA2}, "node-a", nil},
-		{"node-b by one pod", map[string]string{uidB1: uidB1}, "node-b", nil},
-		{"node-b by a static pod's hash", map[string]string{uidB1: "mirror-uid"}, "node-b", nil},
-		{"majority wins", map[string]string{uidA1: uidA1, uidA2: uidA2, uidB1: uidB1}, "node-a", nil},
-		{"pods unknown", nil, "", errAmbiguous},
-		{"none of the node's pods has a cgroup", map[string]string{"cccccccc-0000-4000-8000-000000000001": "x"}, "", errAmbiguous},
-		{"tie", map[string]string{uidA1: uidA1, uidB1: uidB1}, "", errAmbiguous},
+		{"node-a", "/node-a", "node-a/kubepods", nil},
+		{"node-b", "/node-b", "node-b/kubepods", nil},
+		{"systemd form of /kubelet (kind)", "/kubelet", "kubelet.slice/kubelet-kubepods.slice", nil},
+		{"systemd form of a nested root", "/a/b", "a.slice/a-b.slice/a-b-kubepods.slice", nil},
+		{"no kubepods below the root", "/node-c", "", errNoKubepods},
+		{"root that does not exist", "/node-z", "", errNoKubepods},
+		{"root not given", "", "", errAmbiguous},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := detectLayout(root, tt.nodePods)
+			l, err := detectLayout(root, tt.kubeletRoot)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("detectLayout error = %v, want %v", err, tt.wantErr)
 			}
 			if tt.wantErr != nil {
 				return
 			}
-			if want := filepath.Join(root, "pids", tt.want, "kubepods"); l.Kubepods != want {
+			if want := filepath.Join(root, "pids", tt.want); l.Kubepods != want {
 				t.Errorf("kubepods = %s, want %s", l.Kubepods, want)
 			}
 		})
+	}
+}
+
+func TestValidKubeletCgroupRoot(t *testing.T) {
+	for root, ok := range map[string]bool{
+		"/": true, "/kubelet": true, "/a/b": true, "/node-a": true,
+		"": false, "kubelet": false, "/a/../b": false, "/a/": false, "/a//b": false, "/" + strings.Repeat("a", 300): false,
+	} {
+		if err := ValidKubeletCgroupRoot(root); (err == nil) != ok {
+			t.Errorf("ValidKubeletCgroupRoot(%q) = %v, want ok %v", root, err, ok)
+		}
 	}
 }
 
@@ -155,14 +158,14 @@ func TestFindKubepodsBounds(t *testing.T) {
 	t.Run("too deep", func(t *testing.T) {
 		root := t.TempDir()
 		tree(t, root, map[string]string{"pids/a/b/c/d/e/f/kubepods/": ""})
-		if _, err := detectLayout(root, nil); !errors.Is(err, errNoKubepods) {
+		if _, err := detectLayout(root, ""); !errors.Is(err, errNoKubepods) {
 			t.Errorf("detectLayout = %v, want %v", err, errNoKubepods)
 		}
 	})
 	t.Run("deepest allowed", func(t *testing.T) {
 		root := t.TempDir()
 		tree(t, root, map[string]string{"pids/a/b/c/d/e/kubepods/": ""})
-		if _, err := detectLayout(root, nil); err != nil {
+		if _, err := detectLayout(root, ""); err != nil {
 			t.Errorf("detectLayout: %v", err)
 		}
 	})
@@ -172,7 +175,7 @@ func TestFindKubepodsBounds(t *testing.T) {
 		if err := os.Symlink(filepath.Join(root, "pids", "elsewhere"), filepath.Join(root, "pids", "link")); err != nil {
 			t.Fatal(err)
 		}
-		l, err := detectLayout(root, nil)
+		l, err := detectLayout(root, "")
 		if err != nil {
 			t.Fatalf("detectLayout: %v", err)
 		}
@@ -188,7 +191,7 @@ func TestFindKubepodsBounds(t *testing.T) {
 			files[fmt.Sprintf("pids/units/u%05d/", i)] = ""
 		}
 		tree(t, root, files)
-		_, err := detectLayout(root, nil)
+		_, err := detectLayout(root, "")
 		if err == nil || !strings.Contains(err.Error(), "stopped searching") {
 			t.Errorf("detectLayout = %v, want it to stop searching", err)
 		}
@@ -196,7 +199,7 @@ func TestFindKubepodsBounds(t *testing.T) {
 	t.Run("names that only look like kubepods", func(t *testing.T) {
 		root := t.TempDir()
 		tree(t, root, map[string]string{"pids/-kubepods.slice/": "", "pids/kubepods.slicex/": "", "pids/xkubepods/": ""})
-		if _, err := detectLayout(root, nil); !errors.Is(err, errNoKubepods) {
+		if _, err := detectLayout(root, ""); !errors.Is(err, errNoKubepods) {
 			t.Errorf("detectLayout = %v, want %v", err, errNoKubepods)
 		}
 	})
@@ -244,60 +247,12 @@ func TestEffectiveLimit(t *testing.T) {
 	}
 }
 
-func pod(uid string, annotations map[string]string) *v1.Pod {
-	return &v1.Pod{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), Annotations: annotations}}
-}
-
-func TestCgroupUIDs(t *testing.T) {
-	const mirrorUID = "dddddddd-0000-4000-8000-000000000001"
-	mirror := func(hash string) map[string]string {
-		return map[string]string{v1.MirrorPodAnnotationKey: hash}
-	}
-	tests := []struct {
-		name string
-		pods []*v1.Pod
-		want map[string]string
-	}{
-		{"plain pods", []*v1.Pod{pod(uidBurstable, nil), pod(uidGuaranteed, nil)},
-			map[string]string{uidBurstable: uidBurstable, uidGuaranteed: uidGuaranteed}},
-		{"a mirror pod", []*v1.Pod{pod(mirrorUID, mirror(staticHash))},
-			map[string]string{mirrorUID: mirrorUID, staticHash: mirrorUID}},
-		{"a hash that is no UID", []*v1.Pod{pod(mirrorUID, mirror("../../etc"))},
-			map[string]string{mirrorUID: mirrorUID}},
-		{"a hash too long", []*v1.Pod{pod(mirrorUID, mirror(strings.Repeat("a", 65)))},
-			map[string]string{mirrorUID: mirrorUID}},
-		{"an empty hash", []*v1.Pod{pod(mirrorUID, mirror(""))},
-			map[string]string{mirrorUID: mirrorUID}},
-		{"a hash claiming another pod's UID", []*v1.Pod{pod(uidBurstable, nil), pod(mirrorUID, mirror(uidBurstable))},
-			map[string]string{uidBurstable: uidBurstable, mirrorUID: mirrorUID}},
-		{"two mirror pods, one hash", []*v1.Pod{pod(mirrorUID, mirror(staticHash)), pod(uidGuaranteed, mirror(staticHash))},
-			map[string]string{mirrorUID: mirrorUID, uidGuaranteed: uidGuaranteed, staticHash: mirrorUID}},
-		{"a UID that is no UID", []*v1.Pod{pod("a,b=c", mirror(staticHash))}, map[string]string{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, CgroupUIDs(tt.pods)); diff != "" {
-				t.Errorf("CgroupUIDs (-want,+got):\n%s", diff)
-			}
-		})
-	}
-}
-
-type fakePods struct {
-	pods   map[string]string
-	synced bool
-}
-
-func (f fakePods) NodePods() (map[string]string, bool) { return f.pods, f.synced }
-
 // A sample on a host with two kubelets, one running a static pod: the agent reads its own
-// node's tree, publishes the static pod under its mirror pod's UID, and the pods' budget is
-// the tighter limit of the node's cgroup root.
+// node's tree, publishes the static pod under the kubelet's UID for it (its config hash, which
+// the scheduler matches with the mirror pod), and the pods' budget is the tighter limit of the
+// node's cgroup root.
 func TestSampleOwnNodeAndStaticPod(t *testing.T) {
-	const (
-		mirrorUID = "dddddddd-0000-4000-8000-000000000001"
-		otherUID  = "eeeeeeee-0000-4000-8000-000000000001"
-	)
+	const otherUID = "eeeeeeee-0000-4000-8000-000000000001"
 	root := copyTree(t, "cgroupv1-cgroupfs")
 	removeAll(t, filepath.Join(root, "cgroup", "pids", "kubepods"))
 	tree(t, root, map[string]string{
@@ -312,11 +267,7 @@ func TestSampleOwnNodeAndStaticPod(t *testing.T) {
 		"cgroup/pids/node-b/kubepods/besteffort/pod" + otherUID + "/pids.current":      "7\n",
 	})
 	_, ctx := ktesting.NewTestContext(t)
-	s := NewSampler(SamplerConfig{
-		ProcRoot:   filepath.Join(root, "proc"),
-		CgroupRoot: filepath.Join(root, "cgroup"),
-		Pods:       fakePods{pods: map[string]string{uidBestEffort: uidBestEffort, staticHash: mirrorUID}, synced: true},
-	})
+	s := NewSampler(SamplerConfig{ProcRoot: filepath.Join(root, "proc"), CgroupRoot: filepath.Join(root, "cgroup"), KubeletCgroupRoot: "/node-a"})
 	r, err := s.Sample(ctx)
 	if err != nil {
 		t.Fatalf("Sample: %v", err)
@@ -330,19 +281,18 @@ func TestSampleOwnNodeAndStaticPod(t *testing.T) {
 	}{r.Sample.PodsPIDs, r.Sample.PodsPIDsMax, r.Sample.PodThreads}
 	want := got
 	want.PodsPIDs, want.PodsPIDsMax = 1040, 2500
-	want.PodThreads = map[string]int64{uidBestEffort: 1000, mirrorUID: 40}
+	want.PodThreads = map[string]int64{uidBestEffort: 1000, staticHash: 40}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sample (-want,+got):\n%s", diff)
 	}
 
-	// Before the pods are known, the agent does not guess between the two trees.
-	s = NewSampler(SamplerConfig{ProcRoot: filepath.Join(root, "proc"), CgroupRoot: filepath.Join(root, "cgroup"),
-		Pods: fakePods{synced: false}})
+	// Without the kubelet's cgroup root, the agent does not guess between the two trees.
+	s = NewSampler(SamplerConfig{ProcRoot: filepath.Join(root, "proc"), CgroupRoot: filepath.Join(root, "cgroup")})
 	r, err = s.Sample(ctx)
 	if err != nil {
 		t.Fatalf("Sample: %v", err)
 	}
 	if r.Sample.HasPodsPIDs || len(r.Sample.PodThreads) > 0 || len(r.Problems) != 1 || !errors.Is(r.Problems[0].Err, errAmbiguous) {
-		t.Errorf("unsynced pods: sample %+v, problems %v; want no cgroup data and one %v", r.Sample, r.Problems, errAmbiguous)
+		t.Errorf("no kubelet cgroup root: sample %+v, problems %v; want no cgroup data and one %v", r.Sample, r.Problems, errAmbiguous)
 	}
 }

@@ -72,11 +72,43 @@ func (p Policy) valueMoved(last, cur *threadinfo.Sample) bool {
 		}
 	}
 	for uid, n := range cur.PodThreads {
-		if p.moved(last.PodThreads[uid], n, limit) {
+		was := last.PodThreads[uid]
+		if p.moved(was, n, limit) || podMoved(was, n) {
+			return true
+		}
+		if wasPeak, peak := peakOf(last, uid), peakOf(cur, uid); p.moved(wasPeak, peak, limit) || podMoved(wasPeak, peak) {
 			return true
 		}
 	}
 	return false
+}
+
+// A pod's count or peak is also written when it moved relative to itself: on a large node 1
+// percent of the limit is thousands of tasks, more than most pods have, so a pod going from
+// 500 to 5000 threads would otherwise wait for the heartbeat.
+const (
+	// podMovedPercent is how far, in percent of its last written value, a pod's count or
+	// peak must move.
+	podMovedPercent = 25
+	// podMovedMin is the least move that counts, so that small pods do not write on every
+	// thread they start.
+	podMovedMin = 64
+)
+
+// podMoved reports whether a pod's value moved from a to b by at least podMovedMin and by
+// more than podMovedPercent of a.
+func podMoved(a, b int64) bool {
+	d := b - a
+	if d < 0 {
+		d = -d
+	}
+	return d >= podMovedMin && d*100 > podMovedPercent*a
+}
+
+// peakOf is a pod's peak in a sample: its published peak, else its count.
+func peakOf(s *threadinfo.Sample, uid string) int64 {
+	n, _ := s.PodPeak(uid)
+	return n
 }
 
 // moved reports whether a and b differ by more than ThresholdPercent of limit.

@@ -54,6 +54,25 @@ func TestPolicyDecide(t *testing.T) {
 			sinceWrite: time.Second, wantReason: ReasonValueMoved, wantWrite: true},
 		{name: "pods moved a little each", last: base(), cur: with(func(s *threadinfo.Sample) { s.PodThreads["a"] += 90; s.PodThreads["b"] -= 90 }),
 			sinceWrite: time.Second},
+		// The large node: 1 percent of 524288 is 5243 tasks.
+		{name: "large node: a pod from 500 to 5000 moved relative to itself",
+			last: with(func(s *threadinfo.Sample) { s.ThreadsMax, s.PIDMax, s.PodThreads["a"] = 524288, 524288, 500 }),
+			cur:  with(func(s *threadinfo.Sample) { s.ThreadsMax, s.PIDMax, s.PodThreads["a"] = 524288, 524288, 5000 }),
+			sinceWrite: time.Second, wantReason: ReasonValueMoved, wantWrite: true},
+		{name: "large node: a spike between samples, seen only as a new peak",
+			last: with(func(s *threadinfo.Sample) { s.ThreadsMax, s.PIDMax, s.PodThreads["a"] = 524288, 524288, 500 }),
+			cur: with(func(s *threadinfo.Sample) {
+				s.ThreadsMax, s.PIDMax, s.PodThreads["a"] = 524288, 524288, 500
+				s.PodPeaks, s.HasPodPeaks = map[string]int64{"a": 5000}, true
+			}),
+			sinceWrite: time.Second, wantReason: ReasonValueMoved, wantWrite: true},
+		{name: "large node: a pod moved by less than a quarter of itself",
+			last: with(func(s *threadinfo.Sample) { s.ThreadsMax, s.PIDMax, s.PodThreads["a"] = 524288, 524288, 1000 }),
+			cur:  with(func(s *threadinfo.Sample) { s.ThreadsMax, s.PIDMax, s.PodThreads["a"] = 524288, 524288, 1250 }),
+			sinceWrite: time.Second},
+		{name: "a small pod doubling by fewer than 64 threads",
+			last: with(func(s *threadinfo.Sample) { s.PodThreads["a"] = 20 }), cur: with(func(s *threadinfo.Sample) { s.PodThreads["a"] = 60 }),
+			sinceWrite: time.Second},
 		{name: "a pod appeared", last: base(), cur: with(func(s *threadinfo.Sample) { s.PodThreads["c"] = 1 }),
 			sinceWrite: time.Second, wantReason: ReasonPodsChanged, wantWrite: true},
 		{name: "a pod is gone", last: base(), cur: with(func(s *threadinfo.Sample) { delete(s.PodThreads, "a") }),

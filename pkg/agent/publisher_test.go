@@ -32,7 +32,7 @@ func TestNodePatch(t *testing.T) {
 			want: map[string]*string{
 				threadinfo.AnnotationThreads: ptr("1234"), threadinfo.AnnotationThreadsMax: ptr("127573"),
 				threadinfo.AnnotationPIDMax: ptr("4194304"), threadinfo.AnnotationPodsPIDs: ptr("412"),
-				threadinfo.AnnotationPodsPIDsMax: ptr("30000"), threadinfo.AnnotationPodThreads: ptr("a=1,b=2"),
+				threadinfo.AnnotationPodsPIDsMax: ptr("30000"), threadinfo.AnnotationPodThreads: ptr("a=1,b=2"), threadinfo.AnnotationPodThreadsPeak: nil,
 				threadinfo.AnnotationObservedAt: ptr("2026-11-22T04:30:00Z"),
 			},
 		},
@@ -43,7 +43,7 @@ func TestNodePatch(t *testing.T) {
 			want: map[string]*string{
 				threadinfo.AnnotationThreads: ptr("10"), threadinfo.AnnotationThreadsMax: ptr("100"),
 				threadinfo.AnnotationPIDMax: ptr("100"), threadinfo.AnnotationPodsPIDs: ptr("4"),
-				threadinfo.AnnotationPodsPIDsMax: nil, threadinfo.AnnotationPodThreads: ptr(""),
+				threadinfo.AnnotationPodsPIDsMax: nil, threadinfo.AnnotationPodThreads: ptr(""), threadinfo.AnnotationPodThreadsPeak: nil,
 				threadinfo.AnnotationObservedAt: ptr("2026-11-22T04:30:00Z"),
 			},
 		},
@@ -53,7 +53,7 @@ func TestNodePatch(t *testing.T) {
 			want: map[string]*string{
 				threadinfo.AnnotationThreads: ptr("10"), threadinfo.AnnotationThreadsMax: ptr("100"),
 				threadinfo.AnnotationPIDMax: ptr("100"), threadinfo.AnnotationPodsPIDs: nil,
-				threadinfo.AnnotationPodsPIDsMax: nil, threadinfo.AnnotationPodThreads: nil,
+				threadinfo.AnnotationPodsPIDsMax: nil, threadinfo.AnnotationPodThreads: nil, threadinfo.AnnotationPodThreadsPeak: nil,
 				threadinfo.AnnotationObservedAt: ptr("2026-11-22T04:30:00Z"),
 			},
 		},
@@ -128,7 +128,7 @@ func TestPublishKeepsOtherAnnotationsAndLabels(t *testing.T) {
 	wantPatch := map[string]*string{
 		threadinfo.AnnotationThreads: ptr("10"), threadinfo.AnnotationThreadsMax: ptr("100"),
 		threadinfo.AnnotationPIDMax: ptr("200"), threadinfo.AnnotationPodsPIDs: ptr("4"),
-		threadinfo.AnnotationPodsPIDsMax: nil, threadinfo.AnnotationPodThreads: ptr("p1=3"),
+		threadinfo.AnnotationPodsPIDsMax: nil, threadinfo.AnnotationPodThreads: ptr("p1=3"), threadinfo.AnnotationPodThreadsPeak: nil,
 		threadinfo.AnnotationObservedAt: ptr("2026-11-22T04:30:00Z"),
 	}
 	if diff := cmp.Diff(wantPatch, patchAnnotations(t, p.GetPatch())); diff != "" {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
 
 // maxValueFile bounds what is read from a single-value kernel file (pids.current, pid_max,
@@ -60,6 +62,10 @@ func parseCount(path string, b []byte) (int64, error) {
 	n, err := strconv.ParseInt(string(s), 10, 64)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%s: %q is not a non-negative base-10 integer", path, s)
+	}
+	if n >= threadinfo.MaxCount {
+		// The contract bounds every count: no Linux node counts that many tasks.
+		return 0, fmt.Errorf("%s: %d is not below %d", path, n, threadinfo.MaxCount)
 	}
 	return n, nil
 }

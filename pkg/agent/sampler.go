@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -46,29 +48,22 @@ type SamplerConfig struct {
 	Clock clock.PassiveClock
 	// Metrics counts samples and problems; nil counts nothing.
 	Metrics *Metrics
-	// Pods tells which pods the API server has bound to this node. It picks this node's
-	// kubepods cgroup when the host has several, and maps a static pod's cgroup to its mirror
-	// pod. Nil: neither (a host with one kubepods cgroup needs only the mapping).
-	Pods PodSource
-}
-
-// PodSource lists the pods bound to this node.
-type PodSource interface {
-	// NodePods maps the UID each pod's cgroup is named after (a static pod's config hash) to
-	// the UID of its object in the API. ok is false while the source has nothing to tell
-	// (not synced yet); the map must not be modified.
-	NodePods() (pods map[string]string, ok bool)
+	// KubeletCgroupRoot is the kubelet's cgroupRoot (its --cgroup-root, e.g. "/kubelet"):
+	// the node's kubepods cgroup is looked for only below it. Empty: anywhere, which works
+	// where the host runs one kubelet.
+	KubeletCgroupRoot string
 }
 
 // Sampler reads samples. It keeps the last layout and problems seen, to log when they change,
 // and so is not safe for concurrent use.
 type Sampler struct {
-	proc       procPaths
-	cgroupRoot string
-	clock      clock.PassiveClock
-	metrics    *Metrics
-	pods       PodSource
-	lastLayout Layout
+	proc              procPaths
+	cgroupRoot        string
+	clock             clock.PassiveClock
+	metrics           *Metrics
+	kubeletCgroupRoot string
+	peaks             *peakTracker
+	lastLayout        Layout
 	// lastProblems are the messages of the previous sample's problems.
 	lastProblems map[string]bool
 	buf          [maxValueFile]byte
@@ -76,7 +71,8 @@ type Sampler struct {
 
 // NewSampler returns a Sampler for cfg.
 func NewSampler(cfg SamplerConfig) *Sampler {
-	s := &Sampler{proc: newProcPaths(cfg.ProcRoot), cgroupRoot: cfg.CgroupRoot, clock: cfg.Clock, metrics: cfg.Metrics, pods: cfg.Pods}
+	s := &Sampler{proc: newProcPaths(cfg.ProcRoot), cgroupRoot: cfg.CgroupRoot, clock: cfg.Clock, metrics: cfg.Metrics,
+		kubeletCgroupRoot: cfg.KubeletCgroupRoot, peaks: newPeakTracker()}
 	if s.clock == nil {
 		s.clock = clock.RealClock{}
 	}
@@ -105,7 +101,7 @@ func (s *Sampler) Sample(ctx context.Context) (*Reading, error) {
 	if r.Sample.PIDMax, err = s.readPositive(s.proc.pidMax); err != nil {
 		required = append(required, r.addProblem(SourcePIDMax, err))
 	}
-	s.sampleCgroups(ctx, r)
+	s.sampleCgroups(ctx, r, start)
 
 	// A problem is logged as an error when it first appears, and at V(4) while it persists,
 	// so a node with a lasting problem does not log an error every interval. Every occurrence
@@ -149,16 +145,11 @@ func (s *Sampler) readPositive(path string) (int64, error) {
 	return n, err
 }
 
-// sampleCgroups fills pods-pids, pods-pids-max and the per-pod task counts.
-func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading) {
+// sampleCgroups fills pods-pids, pods-pids-max, the per-pod task counts and peaks, read at
+// now on the agent's clock.
+func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading, now time.Time) {
 	logger := klog.FromContext(ctx)
-	var nodePods map[string]string
-	if s.pods != nil {
-		if pods, ok := s.pods.NodePods(); ok {
-			nodePods = pods
-		}
-	}
-	layout, err := detectLayout(s.cgroupRoot, nodePods)
+	layout, err := detectLayout(s.cgroupRoot, s.kubeletCgroupRoot)
 	if err != nil {
 		r.addProblem(SourceCgroup, err)
 		return
@@ -196,6 +187,7 @@ func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading) {
 		return
 	}
 	r.Sample.PodThreads, r.Sample.HasPodThreads = make(map[string]int64, len(pods)), true
+	r.Sample.PodPeaks, r.Sample.HasPodPeaks = map[string]int64{}, true
 	for _, p := range pods {
 		n, err := readInt(filepath.Join(p.dir, "pids.current"), &s.buf)
 		if err != nil {
@@ -204,18 +196,33 @@ func (s *Sampler) sampleCgroups(ctx context.Context, r *Reading) {
 			r.addProblem(SourcePod, err)
 			continue
 		}
+		// A static pod's cgroup is named after the kubelet's UID for it (the hash of its
+		// manifest), and is listed so; the scheduler matches its mirror pod by that hash.
 		uid := p.uid
-		if apiUID, ok := nodePods[uid]; ok {
-			// A static pod's cgroup is named after the kubelet's UID for it (the hash of its
-			// manifest); the scheduler knows it by its mirror pod's UID.
-			uid = apiUID
-		}
 		if _, dup := r.Sample.PodThreads[uid]; dup {
 			r.addProblem(SourcePod, fmt.Errorf("%s: pod UID %s has more than one cgroup; kept the first", p.dir, uid))
 			continue
 		}
 		r.Sample.PodThreads[uid] = n
+		if peak := s.peaks.observe(uid, now, n, s.readKernelPeak(r, p.dir)); peak > n {
+			r.Sample.PodPeaks[uid] = peak
+		}
 	}
+	s.peaks.endSample()
+}
+
+// readKernelPeak reads the pod cgroup's pids.peak, the highest count the kernel has seen in
+// it; -1 where the kernel keeps none (see docs/agent.md) or it cannot be read.
+func (s *Sampler) readKernelPeak(r *Reading, dir string) int64 {
+	n, err := readInt(filepath.Join(dir, "pids.peak"), &s.buf)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return -1
+	case err != nil:
+		r.addProblem(SourcePod, err)
+		return -1
+	}
+	return n
 }
 
 func (r *Reading) addProblem(source string, err error) error {

@@ -83,25 +83,25 @@ func TestSampleLayouts(t *testing.T) {
 		{
 			fixture: "cgroupv2-systemd",
 			wantSample: threadinfo.Sample{Threads: 1234, ThreadsMax: 127573, PIDMax: 4194304, PodsPIDs: 412, HasPodsPIDs: true,
-				PodThreads: map[string]int64{uidGuaranteed: 37, uidBurstable: 120, uidStatic: 150, uidBestEffort: 8}, HasPodThreads: true},
+				PodThreads: map[string]int64{uidGuaranteed: 37, uidBurstable: 120, uidStatic: 150, uidBestEffort: 8}, HasPodThreads: true, PodPeaks: map[string]int64{}, HasPodPeaks: true},
 			wantLayout: Layout{Version: 2, Driver: DriverSystemd, Kubepods: "kubepods.slice"},
 		},
 		{
 			fixture: "cgroupv2-cgroupfs",
 			wantSample: threadinfo.Sample{Threads: 900, ThreadsMax: 63704, PIDMax: 32768, PodsPIDs: 310, HasPodsPIDs: true,
-				PodsPIDsMax: 30000, PodThreads: map[string]int64{uidGuaranteed: 40, uidBurstable: 270}, HasPodThreads: true},
+				PodsPIDsMax: 30000, PodThreads: map[string]int64{uidGuaranteed: 40, uidBurstable: 270}, HasPodThreads: true, PodPeaks: map[string]int64{}, HasPodPeaks: true},
 			wantLayout: Layout{Version: 2, Driver: DriverCgroupfs, Kubepods: "kubepods"},
 		},
 		{
 			fixture: "cgroupv1-cgroupfs",
 			wantSample: threadinfo.Sample{Threads: 500, ThreadsMax: 31862, PIDMax: 32768, PodsPIDs: 64, HasPodsPIDs: true,
-				PodThreads: map[string]int64{uidBestEffort: 60, uidStatic: 4}, HasPodThreads: true},
+				PodThreads: map[string]int64{uidBestEffort: 60, uidStatic: 4}, HasPodThreads: true, PodPeaks: map[string]int64{}, HasPodPeaks: true},
 			wantLayout: Layout{Version: 1, Driver: DriverCgroupfs, Kubepods: "pids/kubepods"},
 		},
 		{
 			fixture: "cgroupv1-systemd",
 			wantSample: threadinfo.Sample{Threads: 700, ThreadsMax: 31862, PIDMax: 65536, PodsPIDs: 90, HasPodsPIDs: true,
-				PodsPIDsMax: 50000, PodThreads: map[string]int64{uidGuaranteed: 70, uidBurstable: 20}, HasPodThreads: true},
+				PodsPIDsMax: 50000, PodThreads: map[string]int64{uidGuaranteed: 70, uidBurstable: 20}, HasPodThreads: true, PodPeaks: map[string]int64{}, HasPodPeaks: true},
 			wantLayout: Layout{Version: 1, Driver: DriverSystemd, Kubepods: "pids/kubepods.slice"},
 		},
 	}
@@ -161,7 +161,7 @@ func TestSampleMalformed(t *testing.T) {
 			fixture:     "malformed-cgroup",
 			wantSources: []string{SourceKubepods, SourcePod, SourcePod, SourcePod, SourcePod},
 			wantSample: threadinfo.Sample{Threads: 1234, ThreadsMax: 127573, PIDMax: 4194304, PodsPIDs: 412, HasPodsPIDs: true,
-				PodThreads: map[string]int64{uidGuaranteed: 37}, HasPodThreads: true},
+				PodThreads: map[string]int64{uidGuaranteed: 37}, HasPodThreads: true, PodPeaks: map[string]int64{}, HasPodPeaks: true},
 			wantErrIn: []string{`"lots" is not a non-negative base-10 integer`, `"a lot" is not a non-negative`,
 				"pod cgroup name holds no valid pod UID", "pids.current: no such file"},
 		},
@@ -192,7 +192,7 @@ func TestSampleMalformed(t *testing.T) {
 			},
 			wantSources: []string{SourceKubepods},
 			wantSample: threadinfo.Sample{Threads: 900, ThreadsMax: 63704, PIDMax: 32768,
-				PodThreads: map[string]int64{uidGuaranteed: 40, uidBurstable: 270}, HasPodThreads: true},
+				PodThreads: map[string]int64{uidGuaranteed: 40, uidBurstable: 270}, HasPodThreads: true, PodPeaks: map[string]int64{}, HasPodPeaks: true},
 			wantErrIn: []string{"kubepods/pids.current: no such file"},
 		},
 		{
@@ -203,7 +203,7 @@ func TestSampleMalformed(t *testing.T) {
 			},
 			wantSources: []string{SourceKubepods},
 			wantSample: threadinfo.Sample{Threads: 900, ThreadsMax: 63704, PIDMax: 32768, PodsPIDs: 310, HasPodsPIDs: true,
-				PodThreads: map[string]int64{uidGuaranteed: 40, uidBurstable: 270}, HasPodThreads: true},
+				PodThreads: map[string]int64{uidGuaranteed: 40, uidBurstable: 270}, HasPodThreads: true, PodPeaks: map[string]int64{}, HasPodPeaks: true},
 			wantErrIn: []string{"0 is not a limit"},
 		},
 		{
@@ -214,7 +214,7 @@ func TestSampleMalformed(t *testing.T) {
 			},
 			wantSources: []string{SourcePod},
 			wantSample: threadinfo.Sample{Threads: 500, ThreadsMax: 31862, PIDMax: 32768, PodsPIDs: 64, HasPodsPIDs: true,
-				PodThreads: map[string]int64{uidBestEffort: 60}, HasPodThreads: true},
+				PodThreads: map[string]int64{uidBestEffort: 60}, HasPodThreads: true, PodPeaks: map[string]int64{}, HasPodPeaks: true},
 			wantErrIn: []string{`"-4" is not a non-negative`},
 		},
 		{

@@ -157,6 +157,7 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	port := cp.URL[strings.LastIndex(cp.URL, ":")+1:]
 	for _, o := range objs {
 		setAPIPort(t, o, port)
+		setKubeletCgroupRoot(t, o, cp.NodeCgroupPrefix())
 	}
 	if err := cp.Create(ctx, objs); err != nil {
 		t.Fatal(err)
@@ -254,6 +255,28 @@ spec:
     imagePullPolicy: Never
 `
 
+// setKubeletCgroupRoot puts this cluster's node cgroup prefix in the overlay's
+// --kubelet-cgroup-root, so that each node's agent reads its own kubelet's tree
+// (/<prefix><node>, the node's name from $(NODE_NAME)).
+func setKubeletCgroupRoot(t *testing.T, o *unstructured.Unstructured, prefix string) {
+	containers, found, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+	if err != nil || !found {
+		return
+	}
+	for _, c := range containers {
+		cm := c.(map[string]any)
+		args, _ := cm["args"].([]any)
+		for i, a := range args {
+			if s, ok := a.(string); ok && strings.HasPrefix(s, "--kubelet-cgroup-root=") {
+				args[i] = strings.Replace(s, "threadaware-CLUSTER-", prefix, 1)
+			}
+		}
+	}
+	if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // setAPIPort points the overlay's KUBERNETES_SERVICE_PORT at this API server.
 func setAPIPort(t *testing.T, o *unstructured.Unstructured, port string) {
 	containers, found, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
@@ -320,19 +343,20 @@ func (e *env) waitComponents(t *testing.T, ctx context.Context) {
 				last = fmt.Sprintf("node %s: agent publishes pods-pids-max %d and %d pods, kubepods pids.max is %d", name, s.PodsPIDsMax, len(s.PodThreads), max)
 				return false, nil
 			}
-			// The static pod is published under its mirror pod's UID, not the kubelet's hash.
+			// The agent reads no pods: the static pod is published under the kubelet's UID
+			// for it, the config hash its mirror pod names, never the mirror pod's own UID.
 			mirror, err := e.client.CoreV1().Pods("kube-system").Get(ctx, "static-pause-"+name, metav1.GetOptions{})
 			if err != nil {
 				last = fmt.Sprintf("node %s: mirror pod: %v", name, err)
 				return false, nil
 			}
 			hash := mirror.Annotations[v1.MirrorPodAnnotationKey]
-			if _, ok := s.PodThreads[string(mirror.UID)]; !ok || hash == "" || hash == string(mirror.UID) {
-				last = fmt.Sprintf("node %s: pod-threads %v lacks mirror pod %s (config hash %q)", name, s.PodThreads, mirror.UID, hash)
+			if _, ok := s.PodThreads[hash]; !ok || hash == "" || hash == string(mirror.UID) {
+				last = fmt.Sprintf("node %s: pod-threads %v lacks the static pod's config hash %q (mirror pod %s)", name, s.PodThreads, hash, mirror.UID)
 				return false, nil
 			}
-			if _, ok := s.PodThreads[hash]; ok {
-				return false, fmt.Errorf("node %s: pod-threads lists the static pod under its config hash %s: %v", name, hash, s.PodThreads)
+			if _, ok := s.PodThreads[string(mirror.UID)]; ok {
+				return false, fmt.Errorf("node %s: pod-threads lists the static pod under its mirror pod's UID %s: %v", name, mirror.UID, s.PodThreads)
 			}
 		}
 		lease, err := e.client.CoordinationV1().Leases(manifests.Namespace).Get(ctx, manifests.LeaseName, metav1.GetOptions{})

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 	logsapi "k8s.io/component-base/logs/api/v1"
+
+	"github.com/threadaware/threadaware/pkg/agent"
 )
 
 // Options are the thread-agent's flags.
@@ -16,6 +18,7 @@ type Options struct {
 	NodeName               string
 	ProcRoot               string
 	CgroupRoot             string
+	KubeletCgroupRoot      string
 	Kubeconfig             string
 	Interval               time.Duration
 	Heartbeat              time.Duration
@@ -44,6 +47,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "Name of the Node to publish on. Defaults to $NODE_NAME, which the DaemonSet sets from spec.nodeName.")
 	fs.StringVar(&o.ProcRoot, "proc-root", o.ProcRoot, "Where the host's procfs is mounted (loadavg, sys/kernel/threads-max, sys/kernel/pid_max are read under it).")
 	fs.StringVar(&o.CgroupRoot, "cgroup-root", o.CgroupRoot, "Where the host's cgroup file systems are mounted. cgroup v2 and the v1 pids controller (<root>/pids), with the systemd or cgroupfs driver, are recognised.")
+	fs.StringVar(&o.KubeletCgroupRoot, "kubelet-cgroup-root", o.KubeletCgroupRoot, "The kubelet's cgroupRoot (its --cgroup-root or KubeletConfiguration cgroupRoot, e.g. /kubelet): the node's kubepods cgroup is looked for only below it. Needed only where one host runs several kubelets; empty looks anywhere and refuses to guess between several.")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Empty uses the in-cluster service account.")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "Time between two samples.")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "Longest time between two writes to the Node, even when nothing changed. Keep it well under the scheduler's maxSampleAge (default 3m).")
@@ -64,6 +68,11 @@ func (o *Options) Validate() error {
 	}
 	if o.CgroupRoot == "" {
 		errs = append(errs, errors.New("--cgroup-root must not be empty"))
+	}
+	if o.KubeletCgroupRoot != "" {
+		if err := agent.ValidKubeletCgroupRoot(o.KubeletCgroupRoot); err != nil {
+			errs = append(errs, fmt.Errorf("--kubelet-cgroup-root: %w", err))
+		}
 	}
 	if o.Interval <= 0 {
 		errs = append(errs, fmt.Errorf("--interval must be positive, got %s", o.Interval))

@@ -27,9 +27,6 @@ import (
 // requestTimeout bounds one API request, so a hung connection cannot stall the loop.
 const requestTimeout = 30 * time.Second
 
-// podSyncTimeout bounds how long --once waits to learn the pods bound to its node.
-const podSyncTimeout = 10 * time.Second
-
 // NewCommand returns the thread-agent command.
 func NewCommand() *cobra.Command {
 	o := NewOptions()
@@ -69,7 +66,7 @@ annotations read by the ThreadAware scheduler plugin. It writes when a value mov
 func Run(ctx context.Context, o *Options) error {
 	logger := klog.FromContext(ctx).WithValues("node", o.NodeName)
 	ctx = klog.NewContext(ctx, logger)
-	logger.Info("Configured thread-agent", "version", version.Get().GitVersion, "procRoot", o.ProcRoot, "cgroupRoot", o.CgroupRoot)
+	logger.Info("Configured thread-agent", "version", version.Get().GitVersion, "procRoot", o.ProcRoot, "cgroupRoot", o.CgroupRoot, "kubeletCgroupRoot", o.KubeletCgroupRoot)
 
 	client, err := newClient(o.Kubeconfig)
 	if err != nil {
@@ -77,22 +74,16 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	m := agent.NewMetrics()
 	m.Register(legacyregistry.MustRegister)
-	// The pods bound to this node tell its kubepods cgroup from other kubelets' on the same
-	// host, and a static pod's cgroup from its mirror pod's UID.
-	pods, err := agent.StartPodSource(ctx, client, o.NodeName)
-	if err != nil {
-		return err
-	}
-	sampler := agent.NewSampler(agent.SamplerConfig{ProcRoot: o.ProcRoot, CgroupRoot: o.CgroupRoot, Metrics: m, Pods: pods})
+	// The agent reads nothing in the API but its own Node: its kubelet's cgroup root, when
+	// given, tells its kubepods cgroup from other kubelets' on the same host.
+	sampler := agent.NewSampler(agent.SamplerConfig{ProcRoot: o.ProcRoot, CgroupRoot: o.CgroupRoot, Metrics: m,
+		KubeletCgroupRoot: o.KubeletCgroupRoot})
 	a := agent.New(sampler, agent.NewPublisher(client, o.NodeName), agent.Config{
 		Interval: o.Interval,
 		Policy:   agent.Policy{ThresholdPercent: o.ChangeThresholdPercent, Heartbeat: o.Heartbeat},
 		Metrics:  m,
 	})
 	if o.Once {
-		if !agent.WaitForPods(ctx, pods, podSyncTimeout) {
-			logger.Info("The pods bound to this node are not known yet; sampling without them", "waited", podSyncTimeout)
-		}
 		if err := a.Once(ctx); err != nil {
 			return err
 		}
