@@ -71,7 +71,7 @@ verify:
 	hack/verify.sh
 
 test-unit:
-	$(GOTEST) ./pkg/... ./apis/... ./cmd/... ./manifests/... ./internal/... ./hack/... ./test/perf
+	$(GOTEST) ./pkg/... ./apis/... ./cmd/... ./manifests/... ./internal/... ./hack/... ./test/perf ./test/contract
 
 # The alerting rules with Prometheus' own rule engine (promtool), and the dashboard's and the
 # rules' queries with its PromQL parser (hack/monitoring's tests).
