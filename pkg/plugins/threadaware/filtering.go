@@ -45,6 +45,7 @@ func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState,
 			ErrReasonAboveAnyTaskLimit, shorten(pod.Annotations[threadinfo.AnnotationExpectedThreads]), threadinfo.MaxTaskLimit))
 	}
 	cycleState.Write(preFilterStateKey, s)
+	pl.cycleDemand.Store(pod.UID, s.demand)
 	return nil, nil
 }
 

@@ -74,8 +74,13 @@ func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.
 		return fwk.QueueSkip, nil
 	}
 	// Under staleNodePolicy Allow a node without current data passes, so the old object's
-	// age is not what rejected the pod: judge it by its numbers.
-	if pl.roomFor(u.oldEntry, demand, now, !pl.rejectStale) == "" {
+	// age is not what rejected the pod: judge it by its numbers, and by the demand the pod had
+	// when it was rejected (its learned demand may have dropped since).
+	oldDemand := demand
+	if d, ok := pl.cycleDemand.Load(pod.UID); ok {
+		oldDemand = max(demand, d.(int64))
+	}
+	if pl.roomFor(u.oldEntry, oldDemand, now, !pl.rejectStale) == "" {
 		if lv.Enabled() {
 			lv.Info("Node had room for the pod before the update too", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 		}

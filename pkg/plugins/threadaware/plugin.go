@@ -7,6 +7,7 @@ package threadaware
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,10 @@ type ThreadAware struct {
 	learned *learnedDemand
 	// lastUpdate is the node update the queueing hint last worked out.
 	lastUpdate atomic.Pointer[nodeUpdate]
+	// cycleDemand holds, by pod UID, the demand each unassigned pod had in its last
+	// scheduling cycle: the node-update hint judges the old node with it, so a pod whose
+	// learned demand has dropped since is queued by the next update of a node it now fits.
+	cycleDemand sync.Map
 	metrics    *pluginMetrics
 	// now is time.Now outside tests.
 	now func() time.Time
@@ -191,6 +196,7 @@ func (pl *ThreadAware) onPod(obj any) {
 	if !ok || pod.Spec.NodeName == "" {
 		return
 	}
+	pl.cycleDemand.Delete(pod.UID)
 	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
 		pl.onPodDelete(pod)
 		return
@@ -199,6 +205,7 @@ func (pl *ThreadAware) onPod(obj any) {
 }
 
 func (pl *ThreadAware) onPodDelete(pod *v1.Pod) {
+	pl.cycleDemand.Delete(pod.UID)
 	pl.learned.deletePod(pod, pl.now().UnixNano())
 }
 

@@ -313,3 +313,40 @@ func gaugeValue(node string) (float64, error) {
 	}
 	return 0, fmt.Errorf("no skew exported for node %s", node)
 }
+
+// TestHintAfterLearnedDemandDrops: a pod rejected while its workload's learned demand was high
+// is queued by the next update of a node it fits at its lower demand, even when that update
+// changes nothing the old object did not have.
+func TestHintAfterLearnedDemandDrops(t *testing.T) {
+	logger, ctx := ktesting.NewTestContext(t)
+	pl := newTestPlugin(ctx, t, defaultArgs(), cache.NewEmptySnapshot())
+	// The workload's pod on another node was seen at 9000 threads.
+	seen := running(javaPod("seen", "scanner", "a", -1), freshSample.Add(-time.Hour)).Node("m").Obj()
+	pl.onPod(seen)
+	pl.onNode(logger, makeNode("m", sample{threads: 9100, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"seen": 9000}}).Obj())
+	pod := javaPod("p", "scanner", "a", -1).Obj()
+	state := framework.NewCycleState()
+	if _, s := pl.PreFilter(ctx, state, pod, nil); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	if d, _ := pl.Demand(pod); d != 9000 {
+		t.Fatalf("learned demand %d, want 9000", d)
+	}
+	// 52000 used of 58981 usable: no room for 9000, room for 1000.
+	full := sample{threads: 52000, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{}}
+	// The window passes without a new observation of that size: the demand drops.
+	later := testNow.Add(3 * demandWindow)
+	pl.now = func() time.Time { return later }
+	pl.onNode(logger, makeNode("m", sample{threads: 1100, threadsMax: 65535, pidMax: 65536, podThreads: map[string]int64{"seen": 1000}, at: later}).Obj())
+	pl.learned.expire(later.UnixNano())
+	if d, _ := pl.Demand(pod); d != 1000 {
+		t.Fatalf("learned demand after the window %d, want 1000", d)
+	}
+	full.at, full.heartbeat = later.Add(-time.Minute), later
+	heartbeat := full
+	heartbeat.at = later
+	got, err := pl.isSchedulableAfterNodeChange(logger, pod, makeNode("n", full).Obj(), makeNode("n", heartbeat).Obj())
+	if err != nil || got != fwk.Queue {
+		t.Errorf("hint = %v, %v; want Queue", got, err)
+	}
+}
