@@ -59,7 +59,7 @@ type ThreadAware struct {
 	// scheduling cycle: the node-update hint judges the old node with it, so a pod whose
 	// learned demand has dropped since is queued by the next update of a node it now fits.
 	cycleDemand sync.Map
-	metrics    *pluginMetrics
+	metrics     *pluginMetrics
 	// now is time.Now outside tests.
 	now func() time.Time
 	// handlersSynced reports whether the plugin's informer handlers have seen every object
