@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/threadaware/threadaware/manifests"
+	"github.com/threadaware/threadaware/pkg/agent"
 	"github.com/threadaware/threadaware/pkg/plugins/threadaware"
 	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
@@ -249,5 +250,42 @@ profiles:
 	}
 	if _, err := run(t, objs, "nodes", "--scheduler-config", file, "--profile", "nope"); err == nil {
 		t.Errorf("unknown profile: no error")
+	}
+}
+
+// TestNodesClockSkew: a node whose clock is 4 minutes behind: its sample's age is counted
+// from the API server's record of the agent's write, not from the node's stamp, and the skew
+// between the two is shown.
+func TestNodesClockSkew(t *testing.T) {
+	written := time.Now().Add(-20 * time.Second).Truncate(time.Second)
+	n := node("behind", threadinfo.Sample{Threads: 100, ThreadsMax: 65535, PIDMax: 65536, ObservedAt: written.Add(-4 * time.Minute).UTC()})
+	n.ManagedFields = []metav1.ManagedFieldsEntry{
+		{Manager: "kubelet", Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: written.Add(-time.Hour)}},
+		{Manager: agent.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: written}},
+	}
+	out, err := run(t, []runtime.Object{n}, "nodes", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Nodes []NodeRow }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Nodes) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	r := got.Nodes[0]
+	if r.SampleAgeSeconds < 19 || r.SampleAgeSeconds > 60 {
+		t.Errorf("sample age %vs, want about 20s (since the write)", r.SampleAgeSeconds)
+	}
+	if r.ClockSkewSeconds == nil || *r.ClockSkewSeconds != 240 {
+		t.Errorf("clock skew %v, want 240s", r.ClockSkewSeconds)
+	}
+	if r.Data != "current" {
+		t.Errorf("data %q, want current", r.Data)
+	}
+	out, err = run(t, []runtime.Object{n}, "nodes", "-o", "wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "CLOCK-SKEW") || !strings.Contains(out, "4m0s") {
+		t.Errorf("wide output lacks the skew:\n%s", out)
 	}
 }

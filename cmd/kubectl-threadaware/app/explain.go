@@ -119,7 +119,7 @@ func (o *options) explain(ctx context.Context, name string) (*Explanation, error
 			return nil, err
 		}
 		nv := v.plugin.InspectNode(ctx, ni)
-		verdict := NodeVerdict{NodeRow: nodeRow(nv, n.Name, len(ni.GetPods()), now), Code: fwk.Success.String()}
+		verdict := NodeVerdict{NodeRow: nodeRow(nv, n, len(ni.GetPods()), now), Code: fwk.Success.String()}
 		s := v.plugin.Filter(ctx, state, pod, ni)
 		switch {
 		case s.IsSuccess():

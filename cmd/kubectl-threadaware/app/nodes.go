@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/yaml"
 
+	"github.com/threadaware/threadaware/pkg/agent"
 	"github.com/threadaware/threadaware/pkg/plugins/threadaware"
 )
 
@@ -44,9 +46,15 @@ type NodeRow struct {
 	// Pods is the number of pods the scheduler holds on the node.
 	Pods        int  `json:"pods"`
 	PIDPressure bool `json:"pidPressure"`
-	// ObservedAt is the sample's time; SampleAgeSeconds its age when read.
+	// ObservedAt is the sample's stamp, on the node's clock. SampleAgeSeconds is its age when
+	// read: since the API server recorded the agent's write (its managedFields time, on the API
+	// server's clock, as kubectl's AGE columns are), else since the stamp.
 	ObservedAt       *time.Time `json:"observedAt,omitempty"`
 	SampleAgeSeconds float64    `json:"sampleAgeSeconds"`
+	// ClockSkewSeconds is how far the node's clock is behind the API server's (negative:
+	// ahead), plus the write's latency: the agent write's managedFields time less its stamp.
+	// Absent when the write's time is not known.
+	ClockSkewSeconds *float64 `json:"clockSkewSeconds,omitempty"`
 }
 
 var sortKeys = map[string]func(a, b NodeRow) int{
@@ -135,15 +143,15 @@ func (o *options) nodeRows(ctx context.Context, sel labels.Selector) ([]NodeRow,
 		if err != nil {
 			return nil, "", err
 		}
-		rows = append(rows, nodeRow(v.plugin.InspectNode(ctx, ni), n.Name, len(ni.GetPods()), now))
+		rows = append(rows, nodeRow(v.plugin.InspectNode(ctx, ni), n, len(ni.GetPods()), now))
 	}
 	return rows, from, nil
 }
 
-func nodeRow(nv threadaware.NodeView, name string, pods int, now time.Time) NodeRow {
+func nodeRow(nv threadaware.NodeView, node *v1.Node, pods int, now time.Time) NodeRow {
 	s := nv.Sample
 	r := NodeRow{
-		Name: name, Data: cmp.Or(nv.DataReason, "current"),
+		Name: node.Name, Data: cmp.Or(nv.DataReason, "current"),
 		Used: nv.Used, InFlight: nv.InFlight, Usable: nv.Usable, Room: nv.Usable - nv.Used - nv.InFlight,
 		Limit: s.Limit(), ThreadsMax: s.ThreadsMax, PIDMax: s.PIDMax,
 		PodsLimited: nv.PodsLimited, PodsUsed: nv.PodsUsed, PodsUsable: nv.PodsUsable, Pods: pods, PIDPressure: nv.PIDPressure,
@@ -155,6 +163,11 @@ func nodeRow(nv threadaware.NodeView, name string, pods int, now time.Time) Node
 		at := s.ObservedAt
 		r.ObservedAt = &at
 		r.SampleAgeSeconds = max(0, now.Sub(at).Round(time.Second).Seconds())
+		if written, ok := agentWrite(node); ok {
+			r.SampleAgeSeconds = max(0, now.Sub(written).Round(time.Second).Seconds())
+			skew := written.Sub(at).Round(time.Second).Seconds()
+			r.ClockSkewSeconds = &skew
+		}
 		r.Bound = "threads-max"
 		if s.PIDMax < s.ThreadsMax {
 			r.Bound = "pid-max"
@@ -174,7 +187,7 @@ func printNodes(w io.Writer, format string, rows []NodeRow) error {
 	wide := format == "wide"
 	header := "NODE\tUSED\tIN-FLIGHT\tUSABLE\tROOM\tLIMIT\tAGE"
 	if wide {
-		header += "\tDATA\tPODS\tPODS-USED\tPODS-USABLE\tPODS-ROOM\tPID-PRESSURE"
+		header += "\tDATA\tPODS\tPODS-USED\tPODS-USABLE\tPODS-ROOM\tPID-PRESSURE\tCLOCK-SKEW"
 	}
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
@@ -192,7 +205,11 @@ func printNodes(w io.Writer, format string, rows []NodeRow) error {
 			if r.PodsLimited {
 				podsUsable, podsRoom = fmt.Sprint(r.PodsUsable), fmt.Sprint(r.PodsRoom)
 			}
-			fmt.Fprintf(tw, "\t%s\t%d\t%d\t%s\t%s\t%t", r.Data, r.Pods, r.PodsUsed, podsUsable, podsRoom, r.PIDPressure)
+			skew := "-"
+			if r.ClockSkewSeconds != nil {
+				skew = (time.Duration(*r.ClockSkewSeconds) * time.Second).String()
+			}
+			fmt.Fprintf(tw, "\t%s\t%d\t%d\t%s\t%s\t%t\t%s", r.Data, r.Pods, r.PodsUsed, podsUsable, podsRoom, r.PIDPressure, skew)
 		}
 		fmt.Fprintln(tw)
 	}
@@ -212,4 +229,15 @@ func writeYAML(w io.Writer, v any) error {
 	}
 	_, err = w.Write(b)
 	return err
+}
+
+// agentWrite returns when the API server recorded the thread-agent's last write of the node
+// (its managedFields entry, on the API server's clock).
+func agentWrite(node *v1.Node) (time.Time, bool) {
+	for _, f := range node.ManagedFields {
+		if f.Manager == agent.FieldManager && f.Time != nil {
+			return f.Time.Time, true
+		}
+	}
+	return time.Time{}, false
 }
