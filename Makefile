@@ -37,7 +37,8 @@ export CGO_ENABLED ?= 0
 # Test output names every test that ran.
 GOTEST  := go test -v -count=1
 
-.PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool test test-unit \
+.PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool helm chart test test-unit \
+        test-chart \
         test-race test-monitoring test-minors test-integration verify fuzz bench bench-full demo \
         image clean kubelet images e2e
 
@@ -61,11 +62,34 @@ kubectl-threadaware:
 promtool:
 	cd hack/monitoring && go build -tags remove_all_sd -o $(OUT)/bin/promtool github.com/prometheus/prometheus/cmd/promtool
 
+# The helm CLI, built from hack/chart: a module of its own (Helm's dependencies stay out of the
+# scheduler's graph), at the version its go.mod pins. Stamped as Helm's own Makefile stamps it:
+# without the Kubernetes version, helm template and lint would assume Kubernetes 1.20.
+HELM_MOD      = $(shell cd hack/chart && go list -f '{{.Version}}' -m $(1))
+helm:
+	cd hack/chart && go build -ldflags "-s -w \
+	  -X helm.sh/helm/v3/internal/version.version=$(call HELM_MOD,helm.sh/helm/v3) \
+	  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+	  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(word 2,$(subst ., ,$(call HELM_MOD,k8s.io/client-go))) \
+	  -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(word 2,$(subst ., ,$(call HELM_MOD,k8s.io/client-go)))" \
+	  -o $(OUT)/bin/helm helm.sh/helm/v3/cmd/helm
+
+# The chart, packaged as a user downloads it: _output/threadaware-<version>.tgz.
+chart: helm
+	$(OUT)/bin/helm package charts/threadaware --destination $(OUT)
+
+# The chart: helm lint --strict (defaults, and with every optional part on), and hack/chart's
+# tests: the chart against kustomize object by object, every value, the schema's refusals.
+test-chart: helm
+	$(OUT)/bin/helm lint --strict charts/threadaware
+	$(OUT)/bin/helm lint --strict charts/threadaware --set monitoring.enabled=true
+	cd hack/chart && $(GOTEST) ./...
+
 # etcd, kube-apiserver and kube-controller-manager, built from this module's own graph.
 control-plane:
 	hack/build-control-plane.sh $(BIN)
 
-test: verify test-unit test-race test-monitoring test-minors test-integration e2e
+test: verify test-unit test-race test-monitoring test-chart test-minors test-integration e2e
 
 verify:
 	hack/verify.sh
