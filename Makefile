@@ -38,7 +38,7 @@ export CGO_ENABLED ?= 0
 GOTEST  := go test -v -count=1
 
 .PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool helm chart test test-unit \
-        test-chart \
+        test-chart push \
         test-race test-monitoring test-minors test-integration verify fuzz bench bench-full demo \
         image clean kubelet images e2e
 
@@ -145,6 +145,12 @@ demo: build control-plane
 # One image per Kubernetes minor: make image K8S=1.36 builds threadaware:$(RELEASE)-k8s1.36.
 image:
 	docker build --build-arg K8S=$(K8S) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
+# The image, built as `make images` builds it (no Docker), pushed to IMAGE with the credentials
+# of docker login; prints IMAGE's repository pinned by digest. make push K8S=1.36 IMAGE=... for
+# another minor.
+push: build
+	go run ./hack/push-image $(BIN) $(IMAGE)
 
 # The real-node e2e: a kubelet built from the control plane's module, and OCI image tarballs
 # built without Docker (internal/images) from the same binaries and the Dockerfile.
