@@ -119,7 +119,7 @@ test-minors:
 	  go test -v -count=1 -modfile=hack/k8s/$$k.mod -tags=k8s$$k ./pkg/plugins/... ./pkg/threadinfo/... ./apis/...; \
 	done
 
-test-integration: build control-plane promtool
+test-integration: build control-plane promtool helm
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
 
 # FUZZTIME=10m for a long run of each target.
