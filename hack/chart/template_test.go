@@ -147,7 +147,7 @@ func TestValues(t *testing.T) {
 			},
 		},
 		{
-			name:   "scheduler pod settings",
+			name: "scheduler pod settings",
 			// Helm merges a map with the default's; null removes it.
 			values: "scheduler: {verbosity: 4, priorityClassName: '', resources: {requests: {cpu: 1}}, nodeSelector: {pool: system}, affinity: null, topologySpreadConstraints: [], tolerations: [{key: k, operator: Exists}], podDisruptionBudget: {minAvailable: 50%}}",
 			checks: []check{
