@@ -37,7 +37,8 @@ export CGO_ENABLED ?= 0
 # Test output names every test that ran.
 GOTEST  := go test -v -count=1
 
-.PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool test test-unit \
+.PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool helm chart test test-unit \
+        test-chart push \
         test-race test-monitoring test-minors test-integration verify fuzz fuzz-short bench bench-full demo \
         image clean kubelet images e2e
 
@@ -61,11 +62,34 @@ kubectl-threadaware:
 promtool:
 	cd hack/monitoring && go build -tags remove_all_sd -o $(OUT)/bin/promtool github.com/prometheus/prometheus/cmd/promtool
 
+# The helm CLI, built from hack/chart: a module of its own (Helm's dependencies stay out of the
+# scheduler's graph), at the version its go.mod pins. Stamped as Helm's own Makefile stamps it:
+# without the Kubernetes version, helm template and lint would assume Kubernetes 1.20.
+HELM_MOD      = $(shell cd hack/chart && go list -f '{{.Version}}' -m $(1))
+helm:
+	cd hack/chart && go build -ldflags "-s -w \
+	  -X helm.sh/helm/v3/internal/version.version=$(call HELM_MOD,helm.sh/helm/v3) \
+	  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+	  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(word 2,$(subst ., ,$(call HELM_MOD,k8s.io/client-go))) \
+	  -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(word 2,$(subst ., ,$(call HELM_MOD,k8s.io/client-go)))" \
+	  -o $(OUT)/bin/helm helm.sh/helm/v3/cmd/helm
+
+# The chart, packaged as a user downloads it: _output/threadaware-<version>.tgz.
+chart: helm
+	$(OUT)/bin/helm package charts/threadaware --destination $(OUT)
+
+# The chart: helm lint --strict (defaults, and with every optional part on), and hack/chart's
+# tests: the chart against kustomize object by object, every value, the schema's refusals.
+test-chart: helm
+	$(OUT)/bin/helm lint --strict charts/threadaware
+	$(OUT)/bin/helm lint --strict charts/threadaware --set monitoring.enabled=true
+	cd hack/chart && $(GOTEST) ./...
+
 # etcd, kube-apiserver and kube-controller-manager, built from this module's own graph.
 control-plane:
 	hack/build-control-plane.sh $(BIN)
 
-test: verify test-unit test-race fuzz-short test-monitoring test-minors test-integration e2e
+test: verify test-unit test-race fuzz-short test-monitoring test-chart test-minors test-integration e2e
 
 verify:
 	hack/verify.sh
@@ -95,7 +119,7 @@ test-minors:
 	  go test -v -count=1 -modfile=hack/k8s/$$k.mod -tags=k8s$$k ./pkg/plugins/... ./pkg/threadinfo/... ./apis/...; \
 	done
 
-test-integration: build control-plane promtool
+test-integration: build control-plane promtool helm
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
 
 # FUZZTIME=10m for a long run of each target. make test runs each for a few seconds
@@ -125,6 +149,12 @@ demo: build control-plane
 # One image per Kubernetes minor: make image K8S=1.36 builds threadaware:$(RELEASE)-k8s1.36.
 image:
 	docker build --build-arg K8S=$(K8S) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
+# The image, built as `make images` builds it (no Docker), pushed to IMAGE with the credentials
+# of docker login; prints IMAGE's repository pinned by digest. make push K8S=1.36 IMAGE=... for
+# another minor.
+push: build
+	go run ./hack/push-image $(BIN) $(IMAGE)
 
 # The real-node e2e: a kubelet built from the control plane's module, and OCI image tarballs
 # built without Docker (internal/images) from the same binaries and the Dockerfile.

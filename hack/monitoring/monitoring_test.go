@@ -178,7 +178,7 @@ func TestRuleQueries(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"ThreadAwareNodeTasksAboveUsable", "ThreadAwareNodeTasksNearLimit", "ThreadAwareKubepodsNearBudget",
-		"ThreadAwareAgentNotPublishing", "ThreadAwarePodsUnschedulable"} {
+		"ThreadAwareAgentNotPublishing", "ThreadAwarePodsUnschedulable", "ThreadAwarePodsPendingOnlyOnTaskBudget"} {
 		if !anchors[strings.ToLower(want)] {
 			t.Errorf("docs/operate.md has no runbook section for %s", want)
 		}

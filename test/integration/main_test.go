@@ -116,8 +116,8 @@ func binaries(logf func(string, ...any)) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		logf("THREADAWARE_BIN is not set: running `make scheduler control-plane` in %s", root)
-		cmd := exec.Command("make", "-C", root, "scheduler", "control-plane")
+		logf("THREADAWARE_BIN is not set: running `make scheduler control-plane helm` in %s", root)
+		cmd := exec.Command("make", "-C", root, "scheduler", "control-plane", "helm")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return "", fmt.Errorf("build binaries: %w", err)

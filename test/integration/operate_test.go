@@ -243,10 +243,18 @@ func TestOperate(t *testing.T) {
 		t.Fatalf("waiting for %s1 on the scheduler's /metrics: %v\n%s", pendingPrefix, err, grepLines(body, "unschedulable_pods", 20))
 	}
 	t.Logf("scraped from the scheduler: %s", pendingLine)
-	series = append(series, map[string]string{
-		"series": strings.Replace(strings.TrimSuffix(pendingLine, " 1"), "{", `{instance="127.0.0.1:`+fmt.Sprint(sched.Port)+`",job="thread-aware-scheduler",`, 1),
-		"values": "1x15",
-	})
+	// Every plugin's gauge, as scraped: ThreadAwarePodsPendingOnlyOnTaskBudget needs to see
+	// that no other plugin rejects a pod of the profile.
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, "scheduler_unschedulable_pods{") {
+			continue
+		}
+		i := strings.LastIndex(line, " ")
+		series = append(series, map[string]string{
+			"series": strings.Replace(line[:i], "{", `{instance="127.0.0.1:`+fmt.Sprint(sched.Port)+`",job="thread-aware-scheduler",`, 1),
+			"values": line[i+1:] + "x15",
+		})
+	}
 	fullInstance := strings.TrimSuffix(strings.TrimPrefix(metricsURLs[full], "http://"), "/metrics")
 	rules, err := filepath.Abs(filepath.Join("..", "..", "manifests", "monitoring", "threadaware.rules.yaml"))
 	if err != nil {
@@ -291,6 +299,18 @@ func TestOperate(t *testing.T) {
 						"runbook_url": "https://github.com/threadaware/threadaware/blob/main/docs/operate.md#threadawarepodsunschedulable",
 					},
 				}}},
+				// ThreadAware is the only plugin rejecting "big": no autoscaler would add a node.
+				map[string]any{"eval_time": "4m", "alertname": "ThreadAwarePodsPendingOnlyOnTaskBudget", "exp_alerts": []any{}},
+				map[string]any{"eval_time": "6m", "alertname": "ThreadAwarePodsPendingOnlyOnTaskBudget", "exp_alerts": []any{map[string]any{
+					"exp_labels": map[string]string{"severity": "warning", "profile": threadAwareSchedulerName},
+					"exp_annotations": map[string]string{
+						"summary": "Pods of scheduler profile " + threadAwareSchedulerName + " are Pending on task budget alone; autoscalers will not add nodes for them.",
+						"description": "1 pods of scheduler profile " + threadAwareSchedulerName + " have been unschedulable for 5 minutes with ThreadAware the only plugin " +
+							"rejecting them. Cluster Autoscaler and Karpenter simulate scheduling without ThreadAware, find them room on existing nodes and add no node " +
+							"(or add nodes that do not help): add capacity by hand.",
+						"runbook_url": "https://github.com/threadaware/threadaware/blob/main/docs/operate.md#threadawarepodspendingonlyontaskbudget",
+					},
+				}}},
 			},
 		}},
 	}
@@ -303,7 +323,7 @@ func TestOperate(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := runTool(t, promtool, "test", "rules", testFile)
-	t.Logf("promtool test rules (the alert expression %q returns %s = 30000 and nothing else; the alert fires at 6m; ThreadAwarePodsUnschedulable fires at 11m for 1 pod):\n%s",
+	t.Logf("promtool test rules (the alert expression %q returns %s = 30000 and nothing else; the alert fires at 6m; ThreadAwarePodsUnschedulable fires at 11m for 1 pod, ThreadAwarePodsPendingOnlyOnTaskBudget at 6m):\n%s",
 		strings.Join(strings.Fields(expr), " "), promLabels("threadaware_node_tasks", fullLabels), out)
 }
 

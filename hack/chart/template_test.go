@@ -1,0 +1,370 @@
+package chart
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// render renders the chart with values (as a YAML document) in namespace.
+func render(t *testing.T, ns, kube, values string) (*Rendered, error) {
+	t.Helper()
+	var v map[string]any
+	if err := yaml.Unmarshal([]byte(values), &v); err != nil {
+		t.Fatalf("values: %v", err)
+	}
+	return Render(chartDir, "threadaware", ns, kube, v)
+}
+
+func find(r *Rendered, kind, ns, name string) *unstructured.Unstructured {
+	for _, o := range r.Objects {
+		if o.GetKind() == kind && o.GetNamespace() == ns && o.GetName() == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// field reads a field of an object by its path, where a number step indexes a list; for the
+// scheduler's ConfigMap, a path under data.scheduler-config.yaml reads the decoded file.
+func field(t *testing.T, o *unstructured.Unstructured, path ...any) any {
+	t.Helper()
+	var cur any = o.Object
+	for i, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil
+			}
+			cur = m[k]
+			if s, ok := cur.(string); ok && k == configKey && i < len(path)-1 {
+				var cfg any
+				if err := yaml.Unmarshal([]byte(s), &cfg); err != nil {
+					t.Fatal(err)
+				}
+				cur = cfg
+			}
+		case int:
+			l, ok := cur.([]any)
+			if !ok || k >= len(l) {
+				return nil
+			}
+			cur = l[k]
+		}
+	}
+	return cur
+}
+
+type check struct {
+	kind, ns, name string
+	path           []any
+	want           any // absent: the object must not be rendered
+	absent         bool
+}
+
+func obj(kind, ns, name string, want any, path ...any) check {
+	return check{kind: kind, ns: ns, name: name, path: path, want: want}
+}
+
+func gone(kind, ns, name string) check { return check{kind: kind, ns: ns, name: name, absent: true} }
+
+var (
+	schedCtr   = []any{"spec", "template", "spec", "containers", 0}
+	agentCtr   = []any{"spec", "template", "spec", "containers", 0}
+	profile    = []any{"data", configKey, "profiles", 0}
+	leaderElec = []any{"data", configKey, "leaderElection"}
+)
+
+func at(base []any, rest ...any) []any { return append(append([]any{}, base...), rest...) }
+
+// TestValues: every value changes the object it is meant to, and only where it should.
+func TestValues(t *testing.T) {
+	const ns = namespace
+	cm := func(name string) string { return name + "-config" }
+	for _, tt := range []struct {
+		name   string
+		ns     string
+		kube   string
+		values string
+		checks []check
+	}{
+		{
+			name: "defaults",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", "threadaware:v0.2.0-k8s1.37", at(schedCtr, "image")...),
+				obj("DaemonSet", ns, "thread-agent", "threadaware:v0.2.0-k8s1.37", at(agentCtr, "image")...),
+				obj("Deployment", ns, "thread-aware-scheduler", int64(2), "spec", "replicas"),
+				obj("ConfigMap", ns, cm("thread-aware-scheduler"), "thread-aware-scheduler", at(profile, "schedulerName")...),
+				obj("ConfigMap", ns, cm("thread-aware-scheduler"), "ThreadAware", at(profile, "plugins", "multiPoint", "enabled", 0, "name")...),
+				gone("PrometheusRule", ns, "threadaware"),
+			},
+		},
+		{
+			name: "image tag follows the cluster's minor",
+			kube: "v1.35.4",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", "threadaware:v0.2.0-k8s1.35", at(schedCtr, "image")...),
+			},
+		},
+		{
+			name:   "image digest wins over the tag",
+			values: "scheduler: {image: {repository: r.example/ta, tag: v1, digest: " + digest + ", pullPolicy: Always}}\nagent: {image: {repository: r.example/ta, digest: " + digest + ", pullPolicy: Never}}",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", "r.example/ta@"+digest, at(schedCtr, "image")...),
+				obj("Deployment", ns, "thread-aware-scheduler", "Always", at(schedCtr, "imagePullPolicy")...),
+				obj("DaemonSet", ns, "thread-agent", "r.example/ta@"+digest, at(agentCtr, "image")...),
+				obj("DaemonSet", ns, "thread-agent", "Never", at(agentCtr, "imagePullPolicy")...),
+			},
+		},
+		{
+			name:   "scheduler name",
+			values: "scheduler: {name: tasks}",
+			checks: []check{
+				obj("Deployment", ns, "tasks", "tasks", "spec", "template", "spec", "serviceAccountName"),
+				obj("Deployment", ns, "tasks", cm("tasks"), "spec", "template", "spec", "volumes", 0, "configMap", "name"),
+				obj("ConfigMap", ns, cm("tasks"), "tasks", at(profile, "schedulerName")...),
+				obj("ConfigMap", ns, cm("tasks"), "tasks", at(leaderElec, "resourceName")...),
+				obj("ServiceAccount", ns, "tasks", "tasks", "metadata", "name"),
+				obj("Role", ns, "tasks-leader-election", "tasks", "rules", 1, "resourceNames", 0),
+				obj("ClusterRoleBinding", "", "threadaware:tasks:kube-scheduler", "tasks", "subjects", 0, "name"),
+				obj("PodDisruptionBudget", ns, "tasks", int64(1), "spec", "minAvailable"),
+				gone("Deployment", ns, "thread-aware-scheduler"),
+			},
+		},
+		{
+			name:   "one replica without leader election",
+			values: "scheduler: {replicaCount: 1, leaderElect: false}",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", int64(1), "spec", "replicas"),
+				obj("ConfigMap", ns, cm("thread-aware-scheduler"), map[string]any{"leaderElect": false}, leaderElec...),
+				gone("Role", ns, "thread-aware-scheduler-leader-election"),
+			},
+		},
+		{
+			name: "scheduler pod settings",
+			// Helm merges a map with the default's; null removes it.
+			values: "scheduler: {verbosity: 4, priorityClassName: '', resources: {requests: {cpu: 1}}, nodeSelector: {pool: system}, affinity: null, topologySpreadConstraints: [], tolerations: [{key: k, operator: Exists}], podDisruptionBudget: {minAvailable: 50%}}",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", "--v=4", at(schedCtr, "args", 1)...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, "spec", "template", "spec", "priorityClassName"),
+				obj("Deployment", ns, "thread-aware-scheduler", map[string]any{"requests": map[string]any{"cpu": int64(1), "memory": "128Mi"}}, at(schedCtr, "resources")...),
+				obj("Deployment", ns, "thread-aware-scheduler", map[string]any{"pool": "system"}, "spec", "template", "spec", "nodeSelector"),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, "spec", "template", "spec", "affinity"),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, "spec", "template", "spec", "topologySpreadConstraints"),
+				obj("Deployment", ns, "thread-aware-scheduler", "k", "spec", "template", "spec", "tolerations", 0, "key"),
+				obj("PodDisruptionBudget", ns, "thread-aware-scheduler", "50%", "spec", "minAvailable"),
+			},
+		},
+		{
+			name:   "no disruption budget",
+			values: "scheduler: {podDisruptionBudget: {enabled: false}}",
+			checks: []check{gone("PodDisruptionBudget", ns, "thread-aware-scheduler")},
+		},
+		{
+			name:   "plugins and their args",
+			values: "plugins: {enabled: [ThreadAware, NodeResourcesAllocatable], disabled: [NodeResourcesBalancedAllocation]}\npluginConfig: [{name: ThreadAware, args: {headroomPercent: 20, staleNodePolicy: Reject}}]",
+			checks: []check{
+				obj("ConfigMap", ns, cm("thread-aware-scheduler"), "NodeResourcesAllocatable", at(profile, "plugins", "multiPoint", "enabled", 1, "name")...),
+				obj("ConfigMap", ns, cm("thread-aware-scheduler"), "NodeResourcesBalancedAllocation", at(profile, "plugins", "multiPoint", "disabled", 0, "name")...),
+				obj("ConfigMap", ns, cm("thread-aware-scheduler"), map[string]any{"headroomPercent": float64(20), "staleNodePolicy": "Reject"}, at(profile, "pluginConfig", 0, "args")...),
+			},
+		},
+		{
+			name:   "agent flags and pod settings",
+			values: "agent: {interval: 5s, heartbeat: 2m, changeThresholdPercent: 2.5, verbosity: 3, kubeletCgroupRoot: /kubelet, priorityClassName: '', nodeSelector: {os: linux}, tolerations: [], resources: {requests: {memory: 64Mi}, limits: null}}",
+			checks: []check{
+				obj("DaemonSet", ns, "thread-agent", "--kubelet-cgroup-root=/kubelet", at(agentCtr, "args", 7)...),
+				obj("DaemonSet", ns, "thread-agent", "--interval=5s", at(agentCtr, "args", 2)...),
+				obj("DaemonSet", ns, "thread-agent", "--heartbeat=2m", at(agentCtr, "args", 3)...),
+				obj("DaemonSet", ns, "thread-agent", "--change-threshold-percent=2.5", at(agentCtr, "args", 4)...),
+				obj("DaemonSet", ns, "thread-agent", "--v=3", at(agentCtr, "args", 6)...),
+				obj("DaemonSet", ns, "thread-agent", nil, "spec", "template", "spec", "priorityClassName"),
+				obj("DaemonSet", ns, "thread-agent", map[string]any{"os": "linux"}, "spec", "template", "spec", "nodeSelector"),
+				obj("DaemonSet", ns, "thread-agent", nil, "spec", "template", "spec", "tolerations"),
+				obj("DaemonSet", ns, "thread-agent", map[string]any{"requests": map[string]any{"cpu": "10m", "memory": "64Mi"}}, at(agentCtr, "resources")...),
+			},
+		},
+		{
+			name:   "no agent",
+			values: "agent: {enabled: false}",
+			checks: []check{
+				gone("DaemonSet", ns, "thread-agent"),
+				gone("ServiceAccount", ns, "thread-agent"),
+				gone("ClusterRole", "", "threadaware:thread-agent"),
+				gone("ValidatingAdmissionPolicy", "", "threadaware-thread-agent-own-node"),
+			},
+		},
+		{
+			name:   "no admission policy",
+			values: "admissionPolicy: {enabled: false}",
+			checks: []check{
+				gone("ValidatingAdmissionPolicy", "", "threadaware-thread-agent-own-node"),
+				gone("ValidatingAdmissionPolicyBinding", "", "threadaware-thread-agent-own-node"),
+				obj("DaemonSet", ns, "thread-agent", "thread-agent", "metadata", "name"),
+			},
+		},
+		{
+			name:   "no critical pods quota",
+			values: "criticalPodsQuota: {enabled: false}",
+			checks: []check{gone("ResourceQuota", ns, "threadaware-critical-pods")},
+		},
+		{
+			name:   "another namespace",
+			ns:     "tasks",
+			values: "monitoring: {enabled: true}",
+			checks: []check{
+				obj("ValidatingAdmissionPolicy", "", "threadaware-thread-agent-own-node",
+					"request.userInfo.username == 'system:serviceaccount:tasks:thread-agent'", "spec", "matchConditions", 0, "expression"),
+				obj("ClusterRoleBinding", "", "threadaware:thread-agent", "tasks", "subjects", 0, "namespace"),
+				obj("ClusterRoleBinding", "", "threadaware:thread-aware-scheduler:kube-scheduler", "tasks", "subjects", 0, "namespace"),
+				obj("RoleBinding", "kube-system", "threadaware:thread-aware-scheduler:extension-apiserver-authentication-reader", "tasks", "subjects", 0, "namespace"),
+				obj("ConfigMap", "tasks", cm("thread-aware-scheduler"), "tasks", at(leaderElec, "resourceNamespace")...),
+				obj("ClusterRoleBinding", "", "threadaware:metrics-reader", "tasks", "subjects", 0, "namespace"),
+				obj("PrometheusRule", "tasks", "threadaware", "Helm", "metadata", "labels", "app.kubernetes.io/managed-by"),
+				obj("PodMonitor", "tasks", "thread-agent", "metrics", "spec", "podMetricsEndpoints", 0, "port"),
+				obj("ConfigMap", "tasks", "threadaware-dashboard", "1", "metadata", "labels", "grafana_dashboard"),
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ns, kube := tt.ns, tt.kube
+			if ns == "" {
+				ns = namespace
+			}
+			if kube == "" {
+				kube = kubeVersion
+			}
+			r, err := render(t, ns, kube, tt.values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range tt.checks {
+				if ns != namespace && c.ns == namespace {
+					c.ns = ns
+				}
+				o := find(r, c.kind, c.ns, c.name)
+				switch {
+				case c.absent && o != nil:
+					t.Errorf("%s %s/%s rendered, want none", c.kind, c.ns, c.name)
+				case c.absent:
+				case o == nil:
+					t.Errorf("no %s %s/%s rendered", c.kind, c.ns, c.name)
+				default:
+					if diff := cmp.Diff(c.want, field(t, o, c.path...)); diff != "" {
+						t.Errorf("%s %s/%s %v (-want,+got):\n%s", c.kind, c.ns, c.name, c.path, diff)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestConfigChecksum: a change of the scheduler's configuration changes the pod template (so
+// the Deployment rolls), and a change elsewhere does not.
+func TestConfigChecksum(t *testing.T) {
+	sum := func(values string) string {
+		r, err := render(t, namespace, kubeVersion, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := find(r, "Deployment", namespace, "thread-aware-scheduler")
+		s, _ := field(t, d, "spec", "template", "metadata", "annotations", "checksum/config").(string)
+		if s == "" {
+			t.Fatalf("%s: no checksum/config", values)
+		}
+		return s
+	}
+	base := sum("")
+	if got := sum("pluginConfig: [{name: ThreadAware, args: {headroomPercent: 20}}]"); got == base {
+		t.Errorf("pluginConfig changed, checksum/config did not (%s)", got)
+	}
+	if got := sum("agent: {interval: 5s}"); got != base {
+		t.Errorf("an agent value changed checksum/config: %s, was %s", got, base)
+	}
+}
+
+// TestNotes: NOTES.txt tells how to opt a workload in and how to see the nodes.
+func TestNotes(t *testing.T) {
+	r, err := render(t, "tasks", kubeVersion, "scheduler: {name: tasks}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"schedulerName: tasks", "threadaware.io/expected-threads", "kubectl threadaware nodes", "kubectl label namespace tasks pod-security.kubernetes.io/enforce=privileged", "docs/autoscaling.md"} {
+		if !strings.Contains(r.Notes, want) {
+			t.Errorf("NOTES.txt lacks %q:\n%s", want, r.Notes)
+		}
+	}
+}
+
+// TestBadValues: values the scheduler or the agent would refuse at start (or run wrongly
+// with) fail the install, with the key named, before any object reaches the cluster.
+func TestBadValues(t *testing.T) {
+	for _, tt := range []struct {
+		name, values string
+		wantErr      []string
+	}{
+		{name: "unknown key", values: "scheduler: {replicas: 3}", wantErr: []string{"/scheduler", "replicas"}},
+		{name: "unknown top-level key", values: "schedulr: {}", wantErr: []string{"schedulr"}},
+		{name: "wrong type", values: "scheduler: {replicaCount: two}", wantErr: []string{"/scheduler/replicaCount", "integer"}},
+		{name: "negative replicas", values: "scheduler: {replicaCount: -1}", wantErr: []string{"/scheduler/replicaCount"}},
+		{name: "replicas without leader election", values: "scheduler: {leaderElect: false}", wantErr: []string{"scheduler.replicaCount is 2 but scheduler.leaderElect is false"}},
+		{name: "negative interval", values: "agent: {interval: -10s}", wantErr: []string{"/agent/interval"}},
+		{name: "zero interval", values: "agent: {interval: 0s}", wantErr: []string{"/agent/interval"}},
+		{name: "interval as a number", values: "agent: {interval: 10}", wantErr: []string{"/agent/interval", "string"}},
+		{name: "heartbeat below interval", values: "agent: {interval: 2m, heartbeat: 60s}", wantErr: []string{"agent.heartbeat (60s) must not be shorter than agent.interval (2m)"}},
+		{name: "threshold of 100 percent", values: "agent: {changeThresholdPercent: 100}", wantErr: []string{"/agent/changeThresholdPercent"}},
+		{name: "a relative kubelet cgroup root", values: "agent: {kubeletCgroupRoot: kubelet}", wantErr: []string{"/agent/kubeletCgroupRoot"}},
+		{name: "a kubelet cgroup root with ..", values: "agent: {kubeletCgroupRoot: /a/../b}", wantErr: []string{"/agent/kubeletCgroupRoot"}},
+		{name: "malformed digest", values: "scheduler: {image: {repository: r, digest: sha256:abc, pullPolicy: Always}}", wantErr: []string{"/scheduler/image/digest"}},
+		{name: "pull policy", values: "agent: {image: {repository: r, pullPolicy: Sometimes}}", wantErr: []string{"/agent/image/pullPolicy"}},
+		{name: "headroom of 100 percent", values: "pluginConfig: [{name: ThreadAware, args: {headroomPercent: 100}}]", wantErr: []string{"/pluginConfig/0/args/headroomPercent"}},
+		{name: "negative default threads", values: "pluginConfig: [{name: ThreadAware, args: {defaultPodThreads: -1}}]", wantErr: []string{"/pluginConfig/0/args/defaultPodThreads"}},
+		{name: "zero sample age", values: "pluginConfig: [{name: ThreadAware, args: {maxSampleAge: 0s}}]", wantErr: []string{"/pluginConfig/0/args/maxSampleAge"}},
+		{name: "stale node policy", values: "pluginConfig: [{name: ThreadAware, args: {staleNodePolicy: Drop}}]", wantErr: []string{"/pluginConfig/0/args/staleNodePolicy"}},
+		{name: "both weights 0", values: "pluginConfig: [{name: ThreadAware, args: {headroomWeight: 0, spreadWeight: 0}}]", wantErr: []string{"/pluginConfig/0/args"}},
+		{name: "weight above 100", values: "pluginConfig: [{name: ThreadAware, args: {spreadWeight: 101}}]", wantErr: []string{"/pluginConfig/0/args/spreadWeight"}},
+		{name: "unknown ThreadAware arg", values: "pluginConfig: [{name: ThreadAware, args: {headroom: 10}}]", wantErr: []string{"/pluginConfig/0/args", "headroom"}},
+		{name: "scheduler name not a DNS label", values: "scheduler: {name: Thread_Aware}", wantErr: []string{"/scheduler/name"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := render(t, namespace, kubeVersion, tt.values)
+			if err == nil {
+				t.Fatalf("rendered, want an error containing %q", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestDiff: the comparison itself names the differing field, and finds no difference where
+// there is none.
+func TestDiff(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		a, b any
+		want []string
+	}{
+		{name: "equal", a: map[string]any{"x": []any{int64(1), "a"}}, b: map[string]any{"x": []any{int64(1), "a"}}},
+		{name: "scalar", a: map[string]any{"spec": map[string]any{"replicas": int64(2)}}, b: map[string]any{"spec": map[string]any{"replicas": int64(3)}}, want: []string{".spec.replicas: a 2, b 3"}},
+		{name: "list item", a: map[string]any{"args": []any{"--v=2"}}, b: map[string]any{"args": []any{"--v=4"}}, want: []string{`.args[0]: a "--v=2", b "--v=4"`}},
+		{name: "only in one", a: map[string]any{"x": true}, b: map[string]any{}, want: []string{".x: only in a: true"}},
+		{name: "list length", a: map[string]any{"l": []any{"a"}}, b: map[string]any{"l": []any{"a", "b"}}, want: []string{`.l: a []interface {}{"a"}, b []interface {}{"a", "b"}`}},
+		{name: "type", a: map[string]any{"n": int64(1)}, b: map[string]any{"n": "1"}, want: []string{`.n: a 1, b "1"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, Diff("", tt.a, tt.b)); diff != "" {
+				t.Errorf("(-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
