@@ -102,11 +102,13 @@ func TestStepWritePolicy(t *testing.T) {
 		{name: "first sample is written", wantPatches: 1,
 			wantPods: uidGuaranteed + "=37," + uidBurstable + "=120," + uidBestEffort + "=8," + uidStatic + "=150"},
 		{name: "unchanged sample is not written", advance: 10 * time.Second, wantPatches: 1},
-		{name: "a pod grew by less than 1% of the limit", advance: 10 * time.Second, wantPatches: 1,
-			change: func(t *testing.T) { writeFile(t, filepath.Join(guaranteed, "pids.current"), "1000\n") }},
+		// Under 1 percent of the node's limit, and under 64 tasks (so not moved relative to
+		// the pod's own count either).
+		{name: "a pod grew by less than 1% of the limit and 64 tasks", advance: 10 * time.Second, wantPatches: 1,
+			change: func(t *testing.T) { writeFile(t, filepath.Join(guaranteed, "pids.current"), "100\n") }},
 		{name: "a pod left", advance: 10 * time.Second, wantPatches: 2,
 			change:   func(t *testing.T) { removeAll(t, burstable) },
-			wantPods: uidGuaranteed + "=1000," + uidBestEffort + "=8," + uidStatic + "=150"},
+			wantPods: uidGuaranteed + "=100," + uidBestEffort + "=8," + uidStatic + "=150"},
 		{name: "50s after the write: no heartbeat yet", advance: 50 * time.Second, wantPatches: 2},
 		{name: "60s after the write: heartbeat", advance: 10 * time.Second, wantPatches: 3},
 		{name: "the node's tasks grew by more than 1% of the limit", advance: 10 * time.Second, wantPatches: 4,
