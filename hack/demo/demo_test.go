@@ -121,6 +121,8 @@ func TestSimNodeAsTheAgentReadsIt(t *testing.T) {
 			Threads: step.wantThreads, ThreadsMax: 30000, PIDMax: 4194304,
 			PodsPIDs: step.wantThreads - 23000, HasPodsPIDs: true,
 			PodThreads: step.wantPods, HasPodThreads: true,
+			// No pod's count ever falls below its peak in these steps.
+			PodPeaks: map[string]int64{}, HasPodPeaks: true,
 		}
 		got := r.Sample
 		got.ObservedAt = time.Time{}
