@@ -36,11 +36,7 @@ func (v NodeView) Hot() bool {
 // share. A pod with demand d passes Filter's task checks exactly when d <= Room. It can be
 // negative; it is meaningless for a node without current data.
 func (v NodeView) Room() int64 {
-	room := v.Usable - v.Used - v.InFlight
-	if v.PodsLimited {
-		room = min(room, v.PodsUsable-v.PodsUsed-v.InFlight)
-	}
-	return room
+	return roomOf(v.Usable, v.Used, v.InFlight, v.PodsLimited, v.PodsUsable, v.PodsUsed)
 }
 
 // PodTasks returns the tasks the node's sample lists for the pod (matched by the UID of its
