@@ -87,7 +87,7 @@ func (b *ThreadBudget) relieve(ctx context.Context, s *nodeState, c *classificat
 		b.mu.Lock()
 		b.lastEvicted[s.node.Name] = at
 		b.mu.Unlock()
-		b.recorder.Eventf(cand.pod, s.node, v1.EventTypeNormal, "NodeAboveTaskBudget", "Descheduled", "%s", explain(s, cand, d))
+		recordEviction(ctx, b.handle, cand.pod, s.node, explain(s, cand, d))
 		logger.V(1).Info("Evicted pod from a node above its task budget", "pod", klog.KObj(cand.pod), "observed", cand.observed,
 			"demand", cand.demand, "capped", cand.capped, "destination", klog.KObj(d.node), "destinationRoom", d.room)
 		over -= cand.observed

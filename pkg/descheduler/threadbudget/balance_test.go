@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/descheduler/pkg/api"
 	"sigs.k8s.io/descheduler/pkg/descheduler/evictions"
@@ -193,5 +194,38 @@ func TestBalance(t *testing.T) {
 				t.Errorf("evicted pods (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestEvictionEvent: the evicted pod gets an Event with the node's arithmetic, the pod's share
+// and where its replacement fits.
+func TestEvictionEvent(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nodes := []nodeSpec{
+		{name: "node-a", podsPIDMax: 1600, pods: map[string]int64{"a1": 1000, "a2": 900, "a3": 100}},
+		{name: "node-c", podsPIDMax: 4800, pods: map[string]int64{"c1": 1000}},
+	}
+	pods := []podSpec{{name: "a1", node: "node-a", workload: "w1"}, {name: "a2", node: "node-a", workload: "w2"},
+		{name: "a3", node: "node-a", workload: "w3"}, {name: "c1", node: "node-c", workload: "wc"}}
+	c := newCluster(ctx, t, nodes, pods, nil, nil)
+	p := c.plugin(ctx, t, nil)
+	if st := p.Balance(ctx, c.nodes); st != nil && st.Err != nil {
+		t.Fatal(st.Err)
+	}
+	list, err := c.client.EventsV1().Events("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	for _, e := range list.Items {
+		if e.Reason == eventReason && e.Regarding.Name == "a1" && e.Related != nil && e.Related.Name == "node-a" {
+			notes = append(notes, e.Note)
+		}
+	}
+	want := "node node-a is above its pods' task budget: 2000 used > 1440 usable (kubepods pids.max 1600); " +
+		"evicted this pod's 1000 tasks; its replacement's demand 1000 fits node node-c (3320 room)"
+	if diff := cmp.Diff([]string{want}, notes); diff != "" {
+		t.Errorf("eviction Events (-want +got):\n%s", diff)
 	}
 }

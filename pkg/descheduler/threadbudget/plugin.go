@@ -15,9 +15,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/klog/v2"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	podutil "sigs.k8s.io/descheduler/pkg/descheduler/pod"
 	frameworktypes "sigs.k8s.io/descheduler/pkg/framework/types"
@@ -40,7 +37,6 @@ type ThreadBudget struct {
 	scheduler     *threadaware.ThreadAware
 	podFilter     podutil.FilterFunc
 	cappedPercent int64
-	recorder      events.EventRecorder
 	metrics       *pluginMetrics
 
 	// mu guards lastEvicted: per node, the observed-at of the sample the plugin last evicted
@@ -94,25 +90,9 @@ func New(ctx context.Context, obj runtime.Object, handle frameworktypes.Handle) 
 		scheduler:     p.(*threadaware.ThreadAware),
 		podFilter:     podFilter,
 		cappedPercent: int64(*args.CappedDemandPercent),
-		recorder:      newRecorder(ctx, handle),
 		metrics:       newPluginMetrics(),
 		lastEvicted:   map[string]time.Time{},
 	}, nil
-}
-
-// newRecorder returns a recorder of Events through the handle's client (in dry-run, the
-// descheduler's sandbox client), stopped with ctx.
-func newRecorder(ctx context.Context, handle frameworktypes.Handle) events.EventRecorder {
-	client := handle.ClientSet()
-	if client == nil {
-		return &events.FakeRecorder{}
-	}
-	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
-	if err := b.StartRecordingToSinkWithContext(ctx); err != nil {
-		klog.FromContext(ctx).Error(err, "Not recording ThreadBudget events")
-		return &events.FakeRecorder{}
-	}
-	return b.NewRecorder(clientgoscheme.Scheme, eventController)
 }
 
 // Name returns the plugin's name.
