@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# The threadaware image: both commands, static, on distroless as a non-root user.
+# The threadaware image: its commands, static, on distroless as a non-root user.
 #   /usr/local/bin/scheduler      kube-scheduler with the ThreadAware plugin (manifests/scheduler)
 #   /usr/local/bin/thread-agent   the node agent (manifests/agent)
+#   /usr/local/bin/descheduler    the descheduler with the ThreadBudget plugin (manifests/descheduler)
 # The manifests set each container's command; the image has no entrypoint of its own.
 #
 # Build with `make image` (or `make image K8S=1.35`), which passes K8S, VERSION and COMMIT the way
@@ -31,6 +32,8 @@ ARG COMMIT=unknown
 # Set by BuildKit from --platform; the fallbacks serve the legacy builder.
 ARG TARGETOS
 ARG TARGETARCH
+# The descheduler builds on the main line's go.mod only (sigs.k8s.io/descheduler v0.36 needs
+# Kubernetes libraries 1.36 or later); it talks to older API servers all the same.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     set -eu; \
@@ -43,9 +46,10 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     ldflags="-s -w -X ${vpkg}.gitVersion=${version} -X ${vpkg}.gitMajor=1 -X ${vpkg}.gitMinor=${minor} \
       -X ${vpkg}.gitCommit=${COMMIT} -X ${vpkg}.gitTreeState=clean \
       -X ${vpkg}.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; \
-    for cmd in scheduler thread-agent; do \
+    for cmd in scheduler thread-agent descheduler; do \
+      f="${flags}"; if [ "${cmd}" = descheduler ]; then f=""; fi; \
       CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}" \
-        go build ${flags} -trimpath -ldflags "${ldflags}" -o "/out/${cmd}" "./cmd/${cmd}"; \
+        go build ${f} -trimpath -ldflags "${ldflags}" -o "/out/${cmd}" "./cmd/${cmd}"; \
     done
 
 FROM gcr.io/distroless/static-debian12:nonroot
@@ -55,5 +59,5 @@ LABEL org.opencontainers.image.title="threadaware" \
       org.opencontainers.image.description="Thread- and PID-aware secondary kube-scheduler and its node agent" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${COMMIT}"
-COPY --from=build /out/scheduler /out/thread-agent /usr/local/bin/
+COPY --from=build /out/scheduler /out/thread-agent /out/descheduler /usr/local/bin/
 USER 65532:65532

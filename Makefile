@@ -37,21 +37,27 @@ export CGO_ENABLED ?= 0
 # Test output names every test that ran.
 GOTEST  := go test -v -count=1
 
-.PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool helm chart test test-unit \
+.PHONY: all build scheduler thread-agent kubectl-threadaware descheduler control-plane promtool helm chart test test-unit \
         test-chart push \
         test-race test-monitoring test-minors test-integration verify fuzz fuzz-short bench bench-full demo \
         image clean kubelet images e2e
 
 all: build
 
-# kubectl-threadaware is a client tool: built on the main line only, not per older minor.
-build: scheduler thread-agent $(if $(K8S),,kubectl-threadaware)
+# kubectl-threadaware is a client tool, and the descheduler is built on the descheduler's
+# Kubernetes libraries (sigs.k8s.io/descheduler v0.36 needs 1.36 or later): both on the main
+# line only, not per older minor.
+build: scheduler thread-agent $(if $(K8S),,kubectl-threadaware descheduler)
 
 scheduler:
 	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/scheduler ./cmd/scheduler
 
 thread-agent:
 	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/thread-agent ./cmd/thread-agent
+
+# The upstream descheduler with the ThreadBudget plugin registered (docs/remediate.md).
+descheduler:
+	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/descheduler ./cmd/descheduler
 
 kubectl-threadaware:
 	go build $(GOFLAGS_K8S) -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-threadaware ./cmd/kubectl-threadaware
@@ -107,7 +113,7 @@ test-monitoring: promtool
 # The race detector over the code that runs concurrently: the plugin (informer handlers
 # against parallel Filter/Score), the contract and the agent. It needs cgo.
 test-race:
-	CGO_ENABLED=1 $(GOTEST) -race ./pkg/plugins/... ./pkg/threadinfo/... ./pkg/agent/...
+	CGO_ENABLED=1 $(GOTEST) -race ./pkg/plugins/... ./pkg/descheduler/... ./pkg/threadinfo/... ./pkg/agent/...
 
 # The older minors: the scheduler and agent build, and the plugin, contract and args tests pass.
 test-minors:

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	rbacregistryvalidation "k8s.io/kubernetes/pkg/registry/rbac/validation"
 	kubeschedulerconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
@@ -158,7 +159,8 @@ func images(t *testing.T, o *unstructured.Unstructured) []string {
 }
 
 func TestExampleOverlay(t *testing.T) {
-	base, overlay := build(t, baseDir), build(t, overlayDir)
+	// The overlay is the base and the optional descheduler.
+	base, overlay := slices.Concat(build(t, baseDir), build(t, deschedulerDir)), build(t, overlayDir)
 	if diff := cmp.Diff(ids(base), ids(overlay)); diff != "" {
 		t.Errorf("the overlay adds or drops objects (-base,+overlay):\n%s", diff)
 	}
@@ -431,6 +433,78 @@ func TestSchedulerConfig(t *testing.T) {
 // the cluster's bootstrap roles and the bindings in the manifests, with the real RBAC authorizer.
 func TestSchedulerRBAC(t *testing.T) {
 	objs := build(t, baseDir)
+	authz := rbacAuthorizer(t, objs)
+
+	sa := serviceaccount.UserInfo(manifests.Namespace, serviceAcct, "")
+	if d := schedulerDeployment(t, objs); d.Spec.Template.Spec.ServiceAccountName != serviceAcct {
+		t.Fatalf("the Deployment runs as %q, not %q", d.Spec.Template.Spec.ServiceAccountName, serviceAcct)
+	}
+	s, err := manifests.SchedulerFrom(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := decodeConfig(t, s.Config).LeaderElection
+
+	type req = rbacRequest
+	for _, tc := range []struct {
+		req     req
+		allowed bool
+	}{
+		// Leader election on our own Lease.
+		{req{"create", "coordination.k8s.io", "leases", "", le.ResourceNamespace, ""}, true},
+		{req{"get", "coordination.k8s.io", "leases", "", le.ResourceNamespace, le.ResourceName}, true},
+		{req{"update", "coordination.k8s.io", "leases", "", le.ResourceNamespace, le.ResourceName}, true},
+		// ... and not on the default scheduler's beyond what system:kube-scheduler grants.
+		{req{"update", "coordination.k8s.io", "leases", "", le.ResourceNamespace, "someone-else"}, false},
+		// Scheduling.
+		{req{"list", "", "nodes", "", "", ""}, true},
+		{req{"watch", "", "pods", "", "", ""}, true},
+		{req{"create", "", "pods", "binding", "default", "p"}, true},
+		{req{"patch", "", "pods", "status", "default", "p"}, true},
+		{req{"list", "apps", "replicasets", "", "", ""}, true},
+		{req{"create", "events.k8s.io", "events", "", "default", ""}, true},
+		{req{"list", "", "persistentvolumes", "", "", ""}, true},
+		{req{"update", "", "persistentvolumeclaims", "", "default", "c"}, true},
+		// Delegated authentication and authorization of the secure port.
+		{req{"get", "", "configmaps", "", "kube-system", "extension-apiserver-authentication"}, true},
+		{req{"create", "authentication.k8s.io", "tokenreviews", "", "", ""}, true},
+		{req{"create", "authorization.k8s.io", "subjectaccessreviews", "", "", ""}, true},
+		// Nothing more than a scheduler needs.
+		{req{"get", "", "secrets", "", "kube-system", "x"}, false},
+		{req{"update", "", "nodes", "", "", "n"}, false},
+	} {
+		checkAuthorized(t, authz, sa, tc.req, tc.allowed)
+	}
+}
+
+// rbacRequest is one API request, as RBAC sees it.
+type rbacRequest struct {
+	verb, group, resource, subresource, namespace, name string
+}
+
+// checkAuthorized runs a subtest that authorizes r as user and wants the decision allowed.
+func checkAuthorized(t *testing.T, authz authorizer.Authorizer, user user.Info, r rbacRequest, allowed bool) {
+	t.Helper()
+	t.Run(fmt.Sprintf("%s %s/%s/%s %s/%s", r.verb, r.group, r.resource, r.subresource, r.namespace, r.name), func(t *testing.T) {
+		attrs := authorizer.AttributesRecord{
+			User: user,
+			Verb: r.verb, APIGroup: r.group, APIVersion: "*", Resource: r.resource, Subresource: r.subresource,
+			Namespace: r.namespace, Name: r.name, ResourceRequest: true,
+		}
+		decision, reason, err := authz.Authorize(context.Background(), attrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := decision == authorizer.DecisionAllow; got != allowed {
+			t.Errorf("allowed=%v, want %v (%s)", got, allowed, reason)
+		}
+	})
+}
+
+// rbacAuthorizer is the real RBAC authorizer over the cluster's bootstrap roles and the RBAC
+// objects in objs.
+func rbacAuthorizer(t *testing.T, objs []*unstructured.Unstructured) authorizer.Authorizer {
+	t.Helper()
 	var (
 		roles               []*rbacv1.Role
 		roleBindings        []*rbacv1.RoleBinding
@@ -460,64 +534,7 @@ func TestSchedulerRBAC(t *testing.T) {
 		}
 	}
 	_, static := rbacregistryvalidation.NewTestRuleResolver(roles, roleBindings, clusterRoles, clusterRoleBindings)
-	authz := rbac.New(static, static, static, static)
-
-	sa := serviceaccount.UserInfo(manifests.Namespace, serviceAcct, "")
-	if d := schedulerDeployment(t, objs); d.Spec.Template.Spec.ServiceAccountName != serviceAcct {
-		t.Fatalf("the Deployment runs as %q, not %q", d.Spec.Template.Spec.ServiceAccountName, serviceAcct)
-	}
-	s, err := manifests.SchedulerFrom(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	le := decodeConfig(t, s.Config).LeaderElection
-
-	type req struct {
-		verb, group, resource, subresource, namespace, name string
-	}
-	for _, tc := range []struct {
-		req     req
-		allowed bool
-	}{
-		// Leader election on our own Lease.
-		{req{"create", "coordination.k8s.io", "leases", "", le.ResourceNamespace, ""}, true},
-		{req{"get", "coordination.k8s.io", "leases", "", le.ResourceNamespace, le.ResourceName}, true},
-		{req{"update", "coordination.k8s.io", "leases", "", le.ResourceNamespace, le.ResourceName}, true},
-		// ... and not on the default scheduler's beyond what system:kube-scheduler grants.
-		{req{"update", "coordination.k8s.io", "leases", "", le.ResourceNamespace, "someone-else"}, false},
-		// Scheduling.
-		{req{"list", "", "nodes", "", "", ""}, true},
-		{req{"watch", "", "pods", "", "", ""}, true},
-		{req{"create", "", "pods", "binding", "default", "p"}, true},
-		{req{"patch", "", "pods", "status", "default", "p"}, true},
-		{req{"list", "apps", "replicasets", "", "", ""}, true},
-		{req{"create", "events.k8s.io", "events", "", "default", ""}, true},
-		{req{"list", "", "persistentvolumes", "", "", ""}, true},
-		{req{"update", "", "persistentvolumeclaims", "", "default", "c"}, true},
-		// Delegated authentication and authorization of the secure port.
-		{req{"get", "", "configmaps", "", "kube-system", "extension-apiserver-authentication"}, true},
-		{req{"create", "authentication.k8s.io", "tokenreviews", "", "", ""}, true},
-		{req{"create", "authorization.k8s.io", "subjectaccessreviews", "", "", ""}, true},
-		// Nothing more than a scheduler needs.
-		{req{"get", "", "secrets", "", "kube-system", "x"}, false},
-		{req{"update", "", "nodes", "", "", "n"}, false},
-	} {
-		r := tc.req
-		t.Run(fmt.Sprintf("%s %s/%s/%s %s/%s", r.verb, r.group, r.resource, r.subresource, r.namespace, r.name), func(t *testing.T) {
-			attrs := authorizer.AttributesRecord{
-				User: sa,
-				Verb: r.verb, APIGroup: r.group, APIVersion: "*", Resource: r.resource, Subresource: r.subresource,
-				Namespace: r.namespace, Name: r.name, ResourceRequest: true,
-			}
-			decision, reason, err := authz.Authorize(context.Background(), attrs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := decision == authorizer.DecisionAllow; got != tc.allowed {
-				t.Errorf("allowed=%v, want %v (%s)", got, tc.allowed, reason)
-			}
-		})
-	}
+	return rbac.New(static, static, static, static)
 }
 
 func TestExampleWorkload(t *testing.T) {

@@ -52,16 +52,19 @@ func (cp *ControlPlane) StartScheduler(ctx context.Context, opts SchedulerOption
 	if err := os.WriteFile(configPath, cfg, 0o644); err != nil {
 		return nil, err
 	}
+	return cp.startServing("scheduler", opts.Name, opts.Binary, configPath, []string{"--config=" + configPath}, opts.Args)
+}
+
+// startServing starts binary as a process of the given kind (scheduler, descheduler) with
+// args, then its own free --secure-port on 127.0.0.1, then extra, and keeps it with the
+// schedulers: stopped by Stop, its log dumped by DumpLogs. Its log is <Dir>/<kind>-<name>.log.
+func (cp *ControlPlane) startServing(kind, name, binary, configPath string, args, extra []string) (*Scheduler, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{
-		"--config=" + configPath,
-		"--bind-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port),
-	}, opts.Args...)
-	p, err := StartProcess("scheduler "+opts.Name, opts.Binary, args, filepath.Join(cp.Dir, "scheduler-"+opts.Name+".log"))
+	args = append(append(args, "--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port)), extra...)
+	p, err := StartProcess(kind+" "+name, binary, args, filepath.Join(cp.Dir, kind+"-"+name+".log"))
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +75,7 @@ func (cp *ControlPlane) StartScheduler(ctx context.Context, opts SchedulerOption
 	cp.mu.Unlock()
 	if stopped {
 		_ = s.Kill()
-		return nil, fmt.Errorf("scheduler %s: control plane already stopped", opts.Name)
+		return nil, fmt.Errorf("%s %s: control plane already stopped", kind, name)
 	}
 	return s, nil
 }

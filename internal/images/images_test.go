@@ -93,7 +93,7 @@ func TestImageMatchesDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	for _, name := range []string{"scheduler", "thread-agent"} {
+	for _, name := range []string{"scheduler", "thread-agent", "descheduler"} {
 		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!binary "+name), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -145,13 +145,19 @@ func TestImageMatchesDockerfile(t *testing.T) {
 		}
 	}
 
-	// The manifests run these commands as this user.
+	// The manifests run these commands as this user: the base, and the descheduler, which
+	// overlays add.
 	objs, err := manifests.Build("../../manifests")
 	if err != nil {
 		t.Fatal(err)
 	}
+	desched, err := manifests.Build("../../manifests/descheduler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, desched...)
 	uid, gid, _ := strings.Cut(cf.Config.User, ":")
-	for _, w := range []struct{ kind, name string }{{"Deployment", "thread-aware-scheduler"}, {"DaemonSet", "thread-agent"}} {
+	for _, w := range []struct{ kind, name string }{{"Deployment", "thread-aware-scheduler"}, {"DaemonSet", "thread-agent"}, {"Deployment", "thread-aware-descheduler"}} {
 		o := manifests.Find(objs, w.kind, manifests.Namespace, w.name)
 		if o == nil {
 			t.Fatalf("%s %s not in the manifests", w.kind, w.name)

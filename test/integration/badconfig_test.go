@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/threadaware/threadaware/internal/controlplane"
 )
 
 // TestBadConfig is scenario 7: an invalid ThreadAwareArgs value makes the scheduler binary
@@ -23,20 +26,27 @@ func TestBadConfig(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startSchedulerNoWait(t, "badconfig", schedulerConfig(t, nil, threadAwareProfile(tc.args)))
-			code, err := s.Wait(ctxFor(t), 60*time.Second)
-			if err != nil {
-				t.Fatalf("scheduler with %v: %v; want it to exit", tc.args, err)
-			}
-			if code == 0 {
-				t.Fatalf("scheduler with %v exited 0; want non-zero", tc.args)
-			}
-			line := errorLine(s.Logs(), tc.wantField)
-			if line == "" {
-				t.Fatalf("scheduler with %v exited %d without naming %q; last lines:\n%s", tc.args, code, tc.wantField, s.LogTail(20))
-			}
-			t.Logf("exit %d: %s", code, line)
+			expectExitNaming(t, s.Process, fmt.Sprintf("scheduler with %v", tc.args), tc.wantField)
 		})
 	}
+}
+
+// expectExitNaming waits for a process given a bad configuration (what says which) to exit,
+// and wants a non-zero exit code and an error line naming field.
+func expectExitNaming(t *testing.T, p *controlplane.Process, what, field string) {
+	t.Helper()
+	code, err := p.Wait(ctxFor(t), 60*time.Second)
+	if err != nil {
+		t.Fatalf("%s: %v; want it to exit", what, err)
+	}
+	if code == 0 {
+		t.Fatalf("%s exited 0; want non-zero", what)
+	}
+	line := errorLine(p.Logs(), field)
+	if line == "" {
+		t.Fatalf("%s exited %d without naming %q; last lines:\n%s", what, code, field, p.LogTail(20))
+	}
+	t.Logf("exit %d: %s", code, line)
 }
 
 // errorLine returns the first log line mentioning field, skipping the command line that

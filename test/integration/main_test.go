@@ -5,7 +5,7 @@
 // objects with the thread-agent's annotations written by the test.
 //
 // Binaries come from $THREADAWARE_BIN (set by `make test-integration`, which builds them
-// first). Without it, TestMain runs `make scheduler control-plane` and uses _output/bin.
+// first). Without it, TestMain runs `make scheduler descheduler control-plane` and uses _output/bin.
 //
 // Shared helpers for every test file of this package are in helpers_test.go.
 package integration
@@ -32,8 +32,8 @@ var testEnv struct {
 	CP *controlplane.ControlPlane
 	// Client is an admin clientset for CP.
 	Client kubernetes.Interface
-	// BinDir holds scheduler, thread-agent (when built), etcd, kube-apiserver and
-	// kube-controller-manager.
+	// BinDir holds scheduler, descheduler, thread-agent (when built), etcd, kube-apiserver
+	// and kube-controller-manager.
 	BinDir string
 	// SchedulerBinary is BinDir/scheduler, the binary under test.
 	SchedulerBinary string
@@ -109,15 +109,15 @@ func runTests(m *testing.M) int {
 // binaries returns the folder holding the binaries under test, building them when
 // $THREADAWARE_BIN is not set.
 func binaries(logf func(string, ...any)) (string, error) {
-	need := []string{"scheduler", "etcd", "kube-apiserver", "kube-controller-manager"}
+	need := []string{"scheduler", "descheduler", "etcd", "kube-apiserver", "kube-controller-manager"}
 	dir := os.Getenv("THREADAWARE_BIN")
 	if dir == "" {
 		root, err := filepath.Abs(filepath.Join("..", ".."))
 		if err != nil {
 			return "", err
 		}
-		logf("THREADAWARE_BIN is not set: running `make scheduler control-plane helm` in %s", root)
-		cmd := exec.Command("make", "-C", root, "scheduler", "control-plane", "helm")
+		logf("THREADAWARE_BIN is not set: running `make scheduler descheduler control-plane helm` in %s", root)
+		cmd := exec.Command("make", "-C", root, "scheduler", "descheduler", "control-plane", "helm")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return "", fmt.Errorf("build binaries: %w", err)

@@ -43,6 +43,10 @@ type NodeRow struct {
 	PodsUsed    int64 `json:"podsUsed"`
 	PodsUsable  int64 `json:"podsUsable"`
 	PodsRoom    int64 `json:"podsRoom"`
+	// Hot is true when the node's current data puts it above what the scheduler lets pods
+	// onto (used above usable, here or in the kubepods cgroup): the thread-aware descheduler
+	// relieves such a node (docs/remediate.md).
+	Hot bool `json:"hot"`
 	// Pods is the number of pods the scheduler holds on the node.
 	Pods        int  `json:"pods"`
 	PIDPressure bool `json:"pidPressure"`
@@ -155,6 +159,7 @@ func nodeRow(nv threadaware.NodeView, node *v1.Node, pods int, now time.Time) No
 		Used: nv.Used, InFlight: nv.InFlight, Usable: nv.Usable, Room: nv.Usable - nv.Used - nv.InFlight,
 		Limit: s.Limit(), ThreadsMax: s.ThreadsMax, PIDMax: s.PIDMax,
 		PodsLimited: nv.PodsLimited, PodsUsed: nv.PodsUsed, PodsUsable: nv.PodsUsable, Pods: pods, PIDPressure: nv.PIDPressure,
+		Hot: nv.Hot(),
 	}
 	if nv.PodsLimited {
 		r.PodsRoom = nv.PodsUsable - nv.PodsUsed - nv.InFlight
@@ -185,20 +190,24 @@ func printNodes(w io.Writer, format string, rows []NodeRow) error {
 	}
 	tw := printers.GetNewTabWriter(w)
 	wide := format == "wide"
-	header := "NODE\tUSED\tIN-FLIGHT\tUSABLE\tROOM\tLIMIT\tAGE"
+	header := "NODE\tUSED\tIN-FLIGHT\tUSABLE\tROOM\tLIMIT\tAGE\tHOT"
 	if wide {
 		header += "\tDATA\tPODS\tPODS-USED\tPODS-USABLE\tPODS-ROOM\tPID-PRESSURE\tCLOCK-SKEW"
 	}
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
 		if r.ObservedAt == nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t<%s>", r.Name, r.Data)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t<%s>\t-", r.Name, r.Data)
 		} else {
 			age := duration.HumanDuration(time.Duration(r.SampleAgeSeconds) * time.Second)
 			if r.Data != "current" {
 				age += " (" + r.Data + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s %d\t%s", r.Name, r.Used, r.InFlight, r.Usable, r.Room, r.Bound, r.Limit, age)
+			hot := "-"
+			if r.Hot {
+				hot = "hot"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s %d\t%s\t%s", r.Name, r.Used, r.InFlight, r.Usable, r.Room, r.Bound, r.Limit, age, hot)
 		}
 		if wide {
 			podsUsable, podsRoom := "-", "-"

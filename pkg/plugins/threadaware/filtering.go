@@ -20,6 +20,9 @@ type preFilterState struct {
 	// demand is D(pod).
 	demand     int64
 	workloadID workloadID
+	// unknownDemand is set when demand is defaultPodThreads: no annotation, nothing learned.
+	// Score then spreads by room (roomspread.go).
+	unknownDemand bool
 	// now is when the cycle started, in Unix nanoseconds: sample ages are measured against it.
 	now int64
 }
@@ -69,7 +72,7 @@ func (pl *ThreadAware) podState(logger klog.Logger, pod *v1.Pod) *preFilterState
 	}
 	logger.V(4).Info("Pod thread demand", "pod", klog.KObj(pod), "demand", d, "source", source, "workload", w)
 	now := pl.now().UnixNano()
-	return &preFilterState{demand: d, workloadID: pl.learned.id(w, now), now: now}
+	return &preFilterState{demand: d, workloadID: pl.learned.id(w, now), now: now, unknownDemand: source == fromDefault}
 }
 
 // PreFilterExtensions returns nil: Filter reads held pods from the NodeInfo it is given.

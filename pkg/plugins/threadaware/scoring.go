@@ -94,7 +94,10 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		// a workload need them.
 		workloadThreads = threadsOf(pl.load(e, nodeInfo, s.now).workloads, s.workloadID)
 	}
-	if workloadThreads > 0 {
+	switch {
+	case s.unknownDemand:
+		spread = roomWeightedSpread(e.room(departed, inFlight), workloadThreads, s.demand)
+	case workloadThreads > 0:
 		// Both terms are below 2^40 (demands are bounded, held pods count at most the
 		// node's limit each), so neither the sum nor the product can overflow.
 		spread = s.demand * maxScore / threadinfo.AddSat(workloadThreads, s.demand)

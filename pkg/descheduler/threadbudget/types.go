@@ -1,0 +1,70 @@
+package threadbudget
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/descheduler/pkg/api"
+)
+
+// ThreadBudgetArgs are the plugin's args in a DeschedulerPolicy (descheduler/v1alpha2). Unset
+// fields take their defaults (defaults.go).
+type ThreadBudgetArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// HeadroomPercent, DefaultPodThreads and MaxSampleAge are the scheduler's ThreadAware
+	// args of the same names, and must be set to the same values: the descheduler then calls a
+	// node hot exactly when the scheduler would no longer place a pod onto it, and a
+	// destination fits exactly when the scheduler's Filter would pass it.
+	HeadroomPercent   *int32           `json:"headroomPercent,omitempty"`
+	DefaultPodThreads *int64           `json:"defaultPodThreads,omitempty"`
+	MaxSampleAge      *metav1.Duration `json:"maxSampleAge,omitempty"`
+
+	// CappedDemandPercent is how a pod that was capped by its node's limit (it restarted after
+	// failing, on a hot node) is counted when the plugin looks for a node its replacement
+	// fits: its observed tasks understate its demand, so they count at this percentage. 100
+	// to 1000.
+	CappedDemandPercent *int32 `json:"cappedDemandPercent,omitempty"`
+
+	// EvictableNamespaces limits eviction to, or keeps it out of, some namespaces (one of
+	// include and exclude).
+	EvictableNamespaces *api.Namespaces `json:"evictableNamespaces,omitempty"`
+}
+
+// DeepCopyInto copies the receiver into out.
+func (in *ThreadBudgetArgs) DeepCopyInto(out *ThreadBudgetArgs) {
+	*out = *in
+	if in.HeadroomPercent != nil {
+		out.HeadroomPercent = new(int32)
+		*out.HeadroomPercent = *in.HeadroomPercent
+	}
+	if in.DefaultPodThreads != nil {
+		out.DefaultPodThreads = new(int64)
+		*out.DefaultPodThreads = *in.DefaultPodThreads
+	}
+	if in.MaxSampleAge != nil {
+		out.MaxSampleAge = new(metav1.Duration)
+		*out.MaxSampleAge = *in.MaxSampleAge
+	}
+	if in.CappedDemandPercent != nil {
+		out.CappedDemandPercent = new(int32)
+		*out.CappedDemandPercent = *in.CappedDemandPercent
+	}
+	if in.EvictableNamespaces != nil {
+		out.EvictableNamespaces = in.EvictableNamespaces.DeepCopy()
+	}
+}
+
+// DeepCopy returns a copy of the receiver.
+func (in *ThreadBudgetArgs) DeepCopy() *ThreadBudgetArgs {
+	if in == nil {
+		return nil
+	}
+	out := new(ThreadBudgetArgs)
+	in.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopyObject implements runtime.Object.
+func (in *ThreadBudgetArgs) DeepCopyObject() runtime.Object {
+	return in.DeepCopy()
+}
