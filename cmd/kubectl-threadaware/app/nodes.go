@@ -35,12 +35,13 @@ type NodeRow struct {
 	Bound      string `json:"bound,omitempty"`
 	ThreadsMax int64  `json:"threadsMax"`
 	PIDMax     int64  `json:"pidMax"`
-	// PodsUsed, PodsUsable and PodsRoom are the kubepods cgroup's; PodsLimited is false (and
-	// the other two 0) when it has no limit.
+	// PodsUsed, PodsUsable and PodsRoom are the kubepods cgroup's, PodsLimit its pids.max;
+	// PodsLimited is false (and the others 0) when it has no limit.
 	PodsLimited bool  `json:"podsLimited"`
 	PodsUsed    int64 `json:"podsUsed"`
 	PodsUsable  int64 `json:"podsUsable"`
 	PodsRoom    int64 `json:"podsRoom"`
+	PodsLimit   int64 `json:"podsLimit,omitempty"`
 	// Pods is the number of pods the scheduler holds on the node.
 	Pods        int  `json:"pods"`
 	PIDPressure bool `json:"pidPressure"`
@@ -150,6 +151,7 @@ func nodeRow(nv threadaware.NodeView, name string, pods int, now time.Time) Node
 	}
 	if nv.PodsLimited {
 		r.PodsRoom = nv.PodsUsable - nv.PodsUsed - nv.InFlight
+		r.PodsLimit = s.PodsPIDsMax
 	}
 	if !s.ObservedAt.IsZero() {
 		at := s.ObservedAt

@@ -128,7 +128,7 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 		if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
 			logger.Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", inFlight, "demand", s.demand, "usable", e.usable)
 		}
-		return fwk.NewStatus(code, pl.limitReasons(ctx, s).nearTaskLimit)
+		return fwk.NewStatus(code, pl.limitReasons(ctx, s, pod).nearTaskLimit)
 	}
 	if e.podsLimited {
 		podsUsed := max(0, e.podsPIDs-departed)
@@ -141,7 +141,7 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 			if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
 				logger.Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", inFlight, "demand", s.demand, "usable", e.podsUsable)
 			}
-			return fwk.NewStatus(code, pl.limitReasons(ctx, s).nearPodsPIDLimit)
+			return fwk.NewStatus(code, pl.limitReasons(ctx, s, pod).nearPodsPIDLimit)
 		}
 	}
 	return nil

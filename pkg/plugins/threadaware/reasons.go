@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/threadaware/threadaware/pkg/threadinfo"
@@ -22,12 +24,13 @@ type limitReasons struct {
 }
 
 // limitReasons returns the cycle's task-limit reasons: the pod's demand and the most room any
-// of the cycle's nodes has.
-func (pl *ThreadAware) limitReasons(ctx context.Context, s *preFilterState) *limitReasons {
+// of the cycle's nodes that the pod's node selector and required node affinity allow has (a
+// node of another pool is no answer to "where could it go").
+func (pl *ThreadAware) limitReasons(ctx context.Context, s *preFilterState, pod *v1.Pod) *limitReasons {
 	r := &s.reasons
 	r.once.Do(func() {
 		detail := fmt.Sprintf(": the pod requests %d tasks", s.demand)
-		if room, ok := pl.mostRoom(ctx, s.nodes, s.now); ok {
+		if room, ok := pl.mostRoom(ctx, s.nodes, nodeaffinity.GetRequiredNodeAffinity(pod), s.now); ok {
 			detail += fmt.Sprintf(" and the most room on any node is %d", room)
 		}
 		r.nearTaskLimit = ErrReasonNearTaskLimit + detail
@@ -36,13 +39,16 @@ func (pl *ThreadAware) limitReasons(ctx context.Context, s *preFilterState) *lim
 	return r
 }
 
-// mostRoom is the most room for a pod's tasks on any of nodes that Filter judges by their
-// figures (current data, no PID pressure); ok is false when there is none. now is the cycle's
-// clock in Unix nanoseconds.
-func (pl *ThreadAware) mostRoom(ctx context.Context, nodes []fwk.NodeInfo, now int64) (most int64, ok bool) {
+// mostRoom is the most room for a pod's tasks on any of nodes that the affinity matches and
+// that Filter judges by their figures (current data, no PID pressure); ok is false when there
+// is none. now is the cycle's clock in Unix nanoseconds.
+func (pl *ThreadAware) mostRoom(ctx context.Context, nodes []fwk.NodeInfo, affinity nodeaffinity.RequiredNodeAffinity, now int64) (most int64, ok bool) {
 	for _, ni := range nodes {
 		node := ni.Node()
 		if node == nil {
+			continue
+		}
+		if match, err := affinity.Match(node); !match || err != nil {
 			continue
 		}
 		e := pl.nodes.entry(ctx, node)

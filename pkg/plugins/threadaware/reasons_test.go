@@ -65,6 +65,14 @@ func TestFailedSchedulingMessage(t *testing.T) {
 			wantMsg: "0/3 nodes are available: 1 node(s) near pod PID limit: the pod requests 8000 tasks and the most room on any node is 3981, 2 node(s) near task limit: the pod requests 8000 tasks and the most room on any node is 3981.",
 		},
 		{
+			// a, in the pod's pool, has 981 left; b, in another pool, 57981 (failAll has
+			// another plugin reject it, as NodeAffinity would).
+			name:    "nodes the pod's node selector leaves out are not quoted",
+			nodes:   []*v1.Node{node("a", 58000).Label("pool", "jvm").Obj(), node("b", 1000).Label("pool", "web").Obj()},
+			pod:     javaPod("p", "web", "a", 8000).NodeSelector(map[string]string{"pool": "jvm"}).Obj(),
+			wantMsg: "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) near task limit: the pod requests 8000 tasks and the most room on any node is 981.",
+		},
+		{
 			name:    "a node over its usable share has no room, not negative room",
 			nodes:   []*v1.Node{node("a", 60000).Obj(), node("b", 65000).Obj()},
 			pod:     javaPod("p", "web", "a", 100).Obj(),
