@@ -1,6 +1,7 @@
 package threadaware
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -139,14 +140,8 @@ func BenchmarkFilterScore(b *testing.B) {
 	snapshot := cache.NewSnapshot(pods, ns)
 	nodeInfos, _ := snapshot.NodeInfos().List()
 	pod := javaPod("incoming", "app-07", "def34", 8000).Req(benchRequests).Obj()
-	fit, err := noderesources.NewFit(ctx, &schedconfig.NodeResourcesFitArgs{ScoringStrategy: &schedconfig.ScoringStrategy{
-		Type:      schedconfig.LeastAllocated,
-		Resources: []schedconfig.ResourceSpec{{Name: "cpu", Weight: 1}, {Name: "memory", Weight: 1}},
-	}}, nil, plfeature.Features{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, pl := range []filterScorePlugin{newTestPlugin(ctx, b, defaultArgs(), snapshot), fit.(filterScorePlugin)} {
+	fit := newFit(ctx, b)
+	for _, pl := range []filterScorePlugin{newTestPlugin(ctx, b, defaultArgs(), snapshot), fit} {
 		b.Run(pl.Name(), func(b *testing.B) {
 			ctx := b.Context()
 			cycle := func() {
@@ -169,13 +164,7 @@ func BenchmarkFilterScore(b *testing.B) {
 				}
 			}
 			cycle() // the first cycle parses the nodes and derives their loads
-			runtime.GC()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				cycle()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(nodeInfos)), "ns/node")
+			timePerNode(b, len(nodeInfos), cycle)
 		})
 	}
 }
@@ -278,13 +267,7 @@ func BenchmarkRejectedEverywhere(b *testing.B) {
 	pods, ns := benchCluster(5000, 30)
 	snapshot := cache.NewSnapshot(pods, ns)
 	nodeInfos, _ := snapshot.NodeInfos().List()
-	fit, err := noderesources.NewFit(ctx, &schedconfig.NodeResourcesFitArgs{ScoringStrategy: &schedconfig.ScoringStrategy{
-		Type:      schedconfig.LeastAllocated,
-		Resources: []schedconfig.ResourceSpec{{Name: "cpu", Weight: 1}, {Name: "memory", Weight: 1}},
-	}}, nil, plfeature.Features{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	fit := newFit(ctx, b)
 	// Above every node's usable share (90 percent of 4194304), below any node's limit: Filter
 	// rejects it node by node. The roomiest node is node-00000: 3774873 usable - 5000 used -
 	// 300 in flight (its 30 pods' demands above their samples).
@@ -297,7 +280,7 @@ func BenchmarkRejectedEverywhere(b *testing.B) {
 	}{
 		{pl: newTestPlugin(ctx, b, defaultArgs(), snapshot), pod: tooManyThreads,
 			wantMsg: "0/5000 nodes are available: 5000 " + ErrReasonNearTaskLimit + ": the pod requests 3800000 tasks and the most room on any node is 3769573."},
-		{pl: fit.(filterScorePlugin), pod: tooMuchCPU, wantMsg: "0/5000 nodes are available: 5000 Insufficient cpu."},
+		{pl: fit, pod: tooMuchCPU, wantMsg: "0/5000 nodes are available: 5000 Insufficient cpu."},
 	} {
 		b.Run(tt.pl.Name(), func(b *testing.B) {
 			ctx := b.Context()
@@ -319,13 +302,31 @@ func BenchmarkRejectedEverywhere(b *testing.B) {
 			if msg := attempt(); msg != tt.wantMsg { // the first attempt parses the nodes
 				b.Fatalf("message %q, want %q", msg, tt.wantMsg)
 			}
-			runtime.GC()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				attempt()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(nodeInfos)), "ns/node")
+			timePerNode(b, len(nodeInfos), func() { attempt() })
 		})
 	}
+}
+
+// newFit is NodeResourcesFit with upstream's default args.
+func newFit(ctx context.Context, b *testing.B) filterScorePlugin {
+	fit, err := noderesources.NewFit(ctx, &schedconfig.NodeResourcesFitArgs{ScoringStrategy: &schedconfig.ScoringStrategy{
+		Type:      schedconfig.LeastAllocated,
+		Resources: []schedconfig.ResourceSpec{{Name: "cpu", Weight: 1}, {Name: "memory", Weight: 1}},
+	}}, nil, plfeature.Features{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fit.(filterScorePlugin)
+}
+
+// timePerNode times b.N runs of op over nodes nodes, the set-up's garbage collected first, and
+// reports ns/node.
+func timePerNode(b *testing.B, nodes int, op func()) {
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		op()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nodes), "ns/node")
 }
