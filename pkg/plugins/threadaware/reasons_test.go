@@ -12,6 +12,8 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/parallelize"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/threadaware/threadaware/apis/config"
@@ -157,4 +159,39 @@ func failAll(ctx context.Context, tb testing.TB, pl *ThreadAware, pod *v1.Pod, n
 		fitErr.Diagnosis.NodeToStatus.Set(ni.Node().Name, s)
 	}
 	return fitErr
+}
+
+// TestLimitReasonsParallel filters 200 nodes from 16 workers, as the scheduler does: the
+// cycle's reasons are built once, whichever worker rejects first, and every node gets them.
+// Run with -race (make test-race).
+func TestLimitReasonsParallel(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	var nodes []*v1.Node
+	for i := range 200 {
+		// Room 981 + i: the last node has the most, 1180.
+		nodes = append(nodes, makeNode(fmt.Sprintf("n%03d", i), sample{threads: 58000 - int64(i), threadsMax: 65535, pidMax: 65536}).Obj())
+	}
+	snapshot := cache.NewSnapshot(nil, nodes)
+	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
+	nodeInfos, err := snapshot.NodeInfos().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := javaPod("p", "web", "a", 8000).Obj()
+	state := framework.NewCycleState()
+	if _, s := pl.PreFilter(ctx, state, pod, nodeInfos); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	schedmetrics.Register() // the parallelizer counts its goroutines in a scheduler metric
+	statuses := make([]*fwk.Status, len(nodeInfos))
+	parallelize.NewParallelizer(16).Until(ctx, len(nodeInfos), func(i int) {
+		statuses[i] = pl.Filter(ctx, state, pod, nodeInfos[i])
+	}, "Filter")
+	// No pod runs there: only a node with fewer tasks of its own could take it.
+	want := nearTaskLimit(fwk.UnschedulableAndUnresolvable, 8000, 1180)
+	for i, s := range statuses {
+		if diff := cmp.Diff(want, s); diff != "" {
+			t.Errorf("node %s (-want,+got):\n%s", nodeInfos[i].Node().Name, diff)
+		}
+	}
 }
