@@ -38,7 +38,7 @@ export CGO_ENABLED ?= 0
 GOTEST  := go test -v -count=1
 
 .PHONY: all build scheduler thread-agent kubectl-threadaware control-plane promtool test test-unit \
-        test-race test-monitoring test-minors test-integration verify fuzz bench bench-full demo \
+        test-race test-monitoring test-minors test-integration test-perf verify fuzz bench bench-full demo \
         image clean kubelet images e2e
 
 all: build
@@ -65,7 +65,7 @@ promtool:
 control-plane:
 	hack/build-control-plane.sh $(BIN)
 
-test: verify test-unit test-race test-monitoring test-minors test-integration e2e
+test: verify test-unit test-race test-monitoring test-minors test-integration test-perf e2e
 
 verify:
 	hack/verify.sh
@@ -97,6 +97,16 @@ test-minors:
 
 test-integration: build control-plane promtool
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
+
+# scheduler_perf as a test suite, in short mode: this project's workloads labelled
+# integration-test (5 nodes each: ThreadsBasic, ThreadsChurn, ThreadsPending), then every
+# integration-test workload of Kubernetes' own scheduler_perf topics with ThreadAware added to
+# each profile (test/perf/upstream_test.go). Each workload starts its own etcd from PATH.
+test-perf:
+	hack/build-control-plane.sh $(BIN)
+	cd test/perf && PATH="$(BIN):$$PATH" go test -v -count=1 -short -run '^$$' -timeout 60m \
+	  -bench '^(BenchmarkPerfScheduling|BenchmarkUpstreamWithThreadAware)$$' -benchtime 1ns . \
+	  -args -perf-scheduling-label-filter=integration-test -data-items-dir=$(OUT)/test-perf
 
 # FUZZTIME=10m for a long run of each target.
 FUZZTIME ?= 30s
