@@ -39,7 +39,7 @@ GOTEST  := go test -v -count=1
 
 .PHONY: all build scheduler thread-agent kubectl-threadaware descheduler control-plane promtool helm chart test test-unit \
         test-chart push \
-        test-race test-monitoring test-minors test-integration verify fuzz fuzz-short bench bench-full demo \
+        test-race test-monitoring test-minors test-integration test-perf verify fuzz fuzz-short bench bench-full demo \
         image clean kubelet images e2e
 
 all: build
@@ -127,6 +127,16 @@ test-minors:
 
 test-integration: build control-plane promtool helm
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
+
+# scheduler_perf as a test suite, in short mode: this project's workloads labelled
+# integration-test (5 nodes each: ThreadsBasic, ThreadsChurn, ThreadsPending), then every
+# integration-test workload of Kubernetes' own scheduler_perf topics with ThreadAware added to
+# each profile (test/perf/upstream_test.go). Each workload starts its own etcd from PATH.
+test-perf:
+	hack/build-control-plane.sh $(BIN)
+	cd test/perf && PATH="$(BIN):$$PATH" go test -v -count=1 -short -run '^$$' -timeout 60m \
+	  -bench '^(BenchmarkPerfScheduling|BenchmarkUpstreamWithThreadAware)$$' -benchtime 1ns . \
+	  -args -perf-scheduling-label-filter=integration-test -data-items-dir=$(OUT)/test-perf
 
 # FUZZTIME=10m for a long run of each target. make test runs each for a few seconds
 # (fuzz-short) beyond its corpus, so an input like the ones kept in testdata/fuzz fails CI.

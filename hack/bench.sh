@@ -3,13 +3,23 @@
 #
 # Usage: hack/bench.sh short|full      (make bench / make bench-full)
 #
-#   short  ThreadsBasic and ThreadsChurn (agents writing, pods waiting) at 500 nodes
-#          (scheduler_perf), default profile vs default + ThreadAware, COUNT (default 3)
-#          rounds; a CPU profile of ThreadsChurn per profile; then the placement-quality
-#          comparison. About ten minutes.
-#   full   ThreadsBasic and ThreadsChurn at 500 and 5000 nodes, upstream SchedulingBasic and
-#          TopologySpreading at 5000 nodes, COUNT (default 5) rounds each; the CPU profiles at
-#          5000 nodes; then placement quality. About 45 minutes on 2 cores.
+#   short  ThreadsBasic, ThreadsChurn (agents writing, pods waiting) and ThreadsPending (pods
+#          waiting, retried) at 500 nodes (scheduler_perf), default profile vs default +
+#          ThreadAware, COUNT (default 3) rounds; a CPU profile of ThreadsChurn per profile;
+#          then the placement-quality comparison. About a quarter of an hour.
+#   full   the same at 500 and 5000 nodes, upstream SchedulingBasic and TopologySpreading at
+#          5000 nodes, COUNT (default 5) rounds each; the CPU profiles at 5000 nodes; then
+#          placement quality. About an hour on 2 cores.
+#
+# The scheduler's CPU: every scheduler_perf run is CPU-profiled, and the seconds in the
+# scheduler's and the plugin's stacks (not the in-process API server's, not the benchmark's
+# clients; garbage collection is not attributed) are divided by the pods the workload
+# schedules (initPods + measurePods, read from performance-config.yaml). The ratio
+# ThreadAware / Default is taken per round (both profiles run back to back in a round, in
+# alternating order) and reported as a mean with its 95 percent interval (Student t) and the
+# number of rounds. CI_TARGET (e.g. 0.03) adds rounds beyond COUNT, up to MAX_COUNT (default
+# 30), until every workload's interval is narrower than +-CI_TARGET of its ratio; the summary
+# says how many rounds that took.
 #
 # Every scheduler_perf workload runs in its own process, one profile after the other, and the
 # order alternates between rounds (the second workload in a process tends to run faster, and
@@ -32,18 +42,20 @@ BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 case "$mode" in
 short)
   COUNT="${COUNT:-3}"
-  workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes)
+  workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes ThreadsPending/500Nodes)
   ;;
 full)
   COUNT="${COUNT:-5}"
-  workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes ThreadsBasic/5000Nodes ThreadsChurn/5000Nodes
-    SchedulingBasic/5000Nodes TopologySpreading/5000Nodes)
+  workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes ThreadsPending/500Nodes ThreadsBasic/5000Nodes
+    ThreadsChurn/5000Nodes ThreadsPending/5000Nodes SchedulingBasic/5000Nodes TopologySpreading/5000Nodes)
   ;;
 *)
   echo "usage: $0 short|full" >&2
   exit 2
   ;;
 esac
+CI_TARGET="${CI_TARGET:-}"
+MAX_COUNT="${MAX_COUNT:-30}"
 # WORKLOADS="A/500Nodes B/500Nodes" overrides the list (e.g. to re-run one row).
 if [ -n "${WORKLOADS:-}" ]; then read -r -a workloads <<<"$WORKLOADS"; fi
 
@@ -58,22 +70,35 @@ if ! command -v benchstat >/dev/null; then
   GOBIN="$BIN" GOFLAGS= go install "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION"
 fi
 
-mkdir -p "$OUT"/items "$OUT"/logs
+mkdir -p "$OUT"/items "$OUT"/logs "$OUT"/rounds
 echo "bench: $mode, $COUNT round(s), output in $OUT"
 start=$SECONDS
 echo "bench: compiling the benchmark binary"
 (cd "$root" && go test -c -o "$OUT/perf.test" ./test/perf)
 
-# run_workload TESTCASE WORKLOAD PROFILE: one scheduler_perf workload in its own process; its
-# benchmark lines go to raw-PROFILE.txt with the profile dropped from the name, so that
-# benchstat compares the two files row by row.
+# workload_pods TESTCASE WORKLOAD: the pods the workload schedules, initPods + measurePods
+# of its params in performance-config.yaml (the _Default test case holds the definitions; the
+# _ThreadAware one refers to them).
+workload_pods() {
+  awk -v tc="$1" -v w="$2" '
+    /^- name: / { cur = $3; sub(/_(Default|ThreadAware)$/, "", cur) }
+    /^  - name: / { name = $3 }
+    cur == tc && name == w && /^      (initPods|measurePods): / { n += $2 }
+    END { print n + 0 }' "$root/test/perf/performance-config.yaml"
+}
+
+# run_workload TESTCASE WORKLOAD PROFILE ROUND: one scheduler_perf workload in its own process,
+# CPU-profiled; its benchmark lines go to raw-PROFILE.txt with the profile dropped from the
+# name, so that benchstat compares the two files row by row, and its scheduler CPU seconds to
+# cpu.tsv.
 run_workload() {
-  local tc=$1 w=$2 p=$3 log
+  local tc=$1 w=$2 p=$3 round=$4 log prof
   log="$OUT/logs/${tc}_${p}_${w}.$(date -u +%H%M%S).log"
-  echo "bench: ${tc}_${p}/${w} ($(((SECONDS - start) / 60)) min)"
+  prof="$OUT/rounds/${tc}_${p}_${w}_r${round}.cpu"
+  echo "bench: ${tc}_${p}/${w} round ${round} ($(((SECONDS - start) / 60)) min)"
   if ! (cd "$root/test/perf" && ARTIFACTS="$OUT/logs" "$OUT/perf.test" -test.run '^$' \
     -test.bench "^BenchmarkPerfScheduling/${tc}_${p}/${w}\$" -test.benchtime 1ns -test.timeout 60m \
-    -perf-scheduling-label-filter= -data-items-dir "$OUT/items") >"$log" 2>&1; then
+    -test.cpuprofile "$prof" -perf-scheduling-label-filter= -data-items-dir "$OUT/items") >"$log" 2>&1; then
     echo "bench: ${tc}_${p}/${w} failed; the end of $log:" >&2
     tail -30 "$log" >&2
     return 1
@@ -81,15 +106,66 @@ run_workload() {
   local f="$OUT/raw-$p.txt"
   [ -s "$f" ] || grep -E '^(goos|goarch|pkg|cpu):' "$log" >"$f"
   grep -E "^BenchmarkPerfScheduling/" "$log" | sed "s|/${tc}_${p}/|/${tc}/|" >>"$f"
+  local sched total
+  read -r sched total < <(cpu_seconds "$prof" "$sched_re")
+  printf "%s/%s\t%s\t%d\t%s\t%s\t%d\n" "$tc" "$w" "$p" "$round" "${sched:-0}" "${total:-0}" "$(workload_pods "$tc" "$w")" >>"$OUT/cpu.tsv"
 }
 
-for round in $(seq 1 "$COUNT"); do
+# cpu_ratios: per workload, the scheduler's CPU seconds per 1000 pods of each profile (mean
+# over rounds) and the per-round ratio ThreadAware / Default: mean, 95 percent interval
+# (Student t, n - 1 degrees of freedom) and rounds; the last column says whether the interval
+# is within +-CI_TARGET of the ratio ("-" without a target). Exit status 1 while any is not.
+cpu_ratios() {
+  awk -F'\t' -v target="${CI_TARGET:-0}" '
+    BEGIN { split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086 2.080 2.074 2.069 2.064 2.060 2.056 2.052 2.048 2.045 2.042", t, " ") }
+    $5 > 0 && $6 > 0 {
+      per = 1000 * $4 / ($6 > 0 ? $6 : 1)
+      cpu[$1, $2, $3] = per; sum[$1, $2] += per; cnt[$1, $2]++; names[$1] = 1; rounds[$1, $3] = 1
+    }
+    END {
+      printf "%-26s %12s %12s %8s %18s %7s %s\n", "workload", "default s/1k", "TA s/1k", "ratio", "95% interval", "rounds", "within"
+      status = 0
+      for (w in names) {
+        n = 0; s = 0; ss = 0
+        for (k in rounds) { split(k, kr, SUBSEP); if (kr[1] != w) continue
+          d = cpu[w, "Default", kr[2]]; a = cpu[w, "ThreadAware", kr[2]]
+          if (d > 0 && a > 0) { r = a / d; n++; s += r; ss += r * r } }
+        if (n == 0) continue
+        m = s / n; half = 0
+        if (n > 1) { sd = sqrt((ss - n * m * m) / (n - 1)); half = (n - 1 <= 30 ? t[n - 1] : 1.96) * sd / sqrt(n) }
+        ok = "-"; if (target > 0) { ok = (n > 1 && half <= target * m) ? "yes" : "no"; if (ok == "no") status = 1 }
+        printf "%-26s %12.3f %12.3f %8.3f %8.3f..%-8.3f %7d %s\n", w, sum[w, "Default"] / cnt[w, "Default"], sum[w, "ThreadAware"] / cnt[w, "ThreadAware"], m, m - half, m + half, n, ok
+      }
+      exit status
+    }' "$OUT/cpu.tsv"
+}
+
+# cpu_seconds PROFILE FOCUS: CPU seconds in stacks through a function matching FOCUS, and the
+# profile's total. No node is dropped, so the shown nodes account for every focused sample.
+cpu_seconds() {
+  go tool pprof -top -nodefraction=0 -edgefraction=0 -focus="$2" "$OUT/perf.test" "$1" 2>/dev/null |
+    sed -n 's/^Showing nodes accounting for \([0-9.]*\)\(m\?s\)\?, [0-9.]*% of \([0-9.]*\)s total$/\1 \2 \3/p' |
+    awk '{ v = $1; if ($2 == "ms") v /= 1000; printf "%.2f %.2f\n", v, $NF }'
+}
+# The stacks each figure counts. The scheduler is its own code and the plugin's; the rest of
+# the process is the in-process API server and the benchmark's clients.
+sched_re='k8s.io/kubernetes/pkg/scheduler|threadaware/pkg/plugins'
+
+max_rounds=$COUNT
+[ -n "$CI_TARGET" ] && max_rounds=$((MAX_COUNT > COUNT ? MAX_COUNT : COUNT))
+rounds=0
+for round in $(seq 1 "$max_rounds"); do
   if [ $((round % 2)) -eq 1 ]; then order=(Default ThreadAware); else order=(ThreadAware Default); fi
   for tw in "${workloads[@]}"; do
     for p in "${order[@]}"; do
-      run_workload "${tw%%/*}" "${tw#*/}" "$p"
+      run_workload "${tw%%/*}" "${tw#*/}" "$p" "$round"
     done
   done
+  rounds=$round
+  if [ -n "$CI_TARGET" ] && [ "$round" -ge "$COUNT" ] && [ "$round" -ge 2 ] && cpu_ratios >/dev/null; then
+    echo "bench: every CPU ratio's 95% interval is within +-${CI_TARGET} after $round rounds"
+    break
+  fi
 done
 
 # The plugins' own cost, which the throughput noise of a shared 2-core machine hides: one
@@ -106,16 +182,6 @@ for p in Default ThreadAware; do
     -test.cpuprofile "$OUT/prof/$p.cpu" -perf-scheduling-label-filter= -data-items-dir "$OUT/prof") \
     >"$OUT/prof/$p.log" 2>&1 || { tail -30 "$OUT/prof/$p.log" >&2; exit 1; }
 done
-# cpu_seconds PROFILE FOCUS: CPU seconds in stacks through a function matching FOCUS, and the
-# profile's total. No node is dropped, so the shown nodes account for every focused sample.
-cpu_seconds() {
-  go tool pprof -top -nodefraction=0 -edgefraction=0 -focus="$2" "$OUT/perf.test" "$1" 2>/dev/null |
-    sed -n 's/^Showing nodes accounting for \([0-9.]*\)\(m\?s\)\?, [0-9.]*% of \([0-9.]*\)s total$/\1 \2 \3/p' |
-    awk '{ v = $1; if ($2 == "ms") v /= 1000; printf "%.2f %.2f\n", v, $NF }'
-}
-# The stacks each figure counts. The scheduler is its own code and the plugin's; the rest of
-# the process is the in-process API server and the benchmark's clients.
-sched_re='k8s.io/kubernetes/pkg/scheduler|threadaware/pkg/plugins'
 handlers_re='threadaware\.\(\*ThreadAware\)\.(onNode|onPod)'
 hints_re='threadaware\.\(\*ThreadAware\)\.isSchedulableAfter'
 ta_filter_re='threadaware\.\(\*ThreadAware\)\.(PreFilter|Filter)$'
@@ -132,7 +198,7 @@ grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality
 
 # The summary: benchstat tables, the throughput ratios, the breach counts.
 {
-  echo "# hack/bench.sh $mode: $COUNT round(s), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(git -C "$root" rev-parse --short HEAD)"
+  echo "# hack/bench.sh $mode: $rounds round(s), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(git -C "$root" rev-parse --short HEAD)"
   echo
   echo "## scheduler_perf: Default (old) vs ThreadAware (new)"
   benchstat -filter '.unit:(SchedulingThroughput/Average OR SchedulingThroughput/Perc50 OR scheduler_scheduling_attempt_duration_ms/Perc50 OR scheduler_scheduling_attempt_duration_ms/Perc99 OR scheduler_pod_scheduling_sli_duration_ms/Perc50 OR scheduler_pod_scheduling_sli_duration_ms/Perc99)' \
@@ -151,6 +217,12 @@ grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality
         printf "%-32s %8.1f p/s %8.1f p/s %8.3f  (n=%d/%d)\n", w, d, t, t / d, n["def", w], n["ta", w]
       }
     }' "$OUT/raw-Default.txt" "$OUT/raw-ThreadAware.txt" | sort | sed '1i workload                              default  threadaware    ratio' 
+  echo
+  echo "## The scheduler's CPU seconds per 1000 pods scheduled, and the ratio ThreadAware / Default per round"
+  echo "# Seconds in the scheduler's and the plugins' stacks of each run's CPU profile (garbage"
+  echo "# collection is not attributed), over initPods + measurePods; the ratio's mean and 95%"
+  echo "# interval over $rounds round(s)${CI_TARGET:+, target +-$CI_TARGET}."
+  cpu_ratios | { read -r header; echo "$header"; sort; } || true
   echo
   echo "## ThreadAware and NodeResourcesFit per call (scheduler_plugin_execution_duration_seconds, microseconds)"
   echo "# Mean over rounds of each run's average, from the data items (benchmark lines drop the"

@@ -134,12 +134,13 @@ func TestAgentOutputIntoFilter(t *testing.T) {
 			if got := filter(ctx, t, pl, ni, room); got != nil {
 				t.Errorf("a pod of the true room %d: %v, want success", room, got)
 			}
-			want := fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: %d used + 0 in flight + %d requested > %d usable (90 percent of min(threads-max %d, pid-max %d))",
-				threadaware.ErrReasonNearTaskLimit, tr.threads, room+1, usable, r.Sample.ThreadsMax, r.Sample.PIDMax))
+			// The reason quotes the most room of the cycle's nodes: this one's, from the
+			// tree's totals.
+			reason := threadaware.ErrReasonNearTaskLimit
 			if tr.podsMax > 0 && podsUsable-tr.podsPIDs < usable-tr.threads {
-				want = fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: %d used + 0 in flight + %d requested > %d usable (90 percent of kubepods pids.max %d)",
-					threadaware.ErrReasonNearPodsPIDLimit, tr.podsPIDs, room+1, podsUsable, tr.podsMax))
+				reason = threadaware.ErrReasonNearPodsPIDLimit
 			}
+			want := fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: the pod requests %d tasks and the most room on any node is %d", reason, room+1, room))
 			got := filter(ctx, t, pl, ni, room+1)
 			if got != nil && got.Code() == fwk.UnschedulableAndUnresolvable {
 				want = fwk.NewStatus(fwk.UnschedulableAndUnresolvable, want.Reasons()...)
@@ -179,7 +180,7 @@ func filter(ctx context.Context, t *testing.T, pl *threadaware.ThreadAware, ni f
 	pod := st.MakePod().Namespace("default").Name("incoming").UID("incoming").
 		Annotation(threadinfo.AnnotationExpectedThreads, fmt.Sprint(threads)).Obj()
 	state := framework.NewCycleState()
-	if _, s := pl.PreFilter(ctx, state, pod, nil); !s.IsSuccess() {
+	if _, s := pl.PreFilter(ctx, state, pod, []fwk.NodeInfo{ni}); !s.IsSuccess() {
 		t.Fatalf("PreFilter: %v", s)
 	}
 	return pl.Filter(ctx, state, pod, ni)

@@ -16,8 +16,9 @@ import (
 // -perf-scheduling-label-filter (default "performance"). Each test case runs one scheduler
 // profile; pairs of test cases differ only in schedulerConfigPath, so their results compare
 // the default profile with the same profile plus ThreadAware. Workloads that set
-// agentHeartbeatSeconds get their nodes re-published by startAgentChurn while they run.
+// agentHeartbeatSeconds get their nodes re-published by startAgentChurn while they run; every
+// workload's counts are checked by validateParams before its cluster starts.
 func BenchmarkPerfScheduling(b *testing.B) {
 	perf.RunBenchmarkPerfScheduling(b, "performance-config.yaml", "threadaware",
-		frameworkruntime.Registry{threadaware.Name: threadaware.New}, perf.WithNodeUpdateFn(startAgentChurn))
+		frameworkruntime.Registry{threadaware.Name: threadaware.New}, perf.WithNodeUpdateFn(startAgentChurn), perf.WithPreRunFn(validateParams))
 }

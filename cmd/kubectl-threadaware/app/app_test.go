@@ -184,6 +184,22 @@ func TestExplain(t *testing.T) {
 			t.Errorf("explain plain lacks %q:\n%s", want, out)
 		}
 	}
+	// The kubepods limit binds on roomy for a larger pod; its row has roomy's own numbers,
+	// where the plugin's reason quotes the most room of the cycle.
+	objs = append(cluster(), pod("large", "", "30000", "large"))
+	if out, err = run(t, objs, "explain", "large", "-o", "json"); err != nil {
+		t.Fatal(err)
+	}
+	e = Explanation{}
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	wantRoomy := threadaware.ErrReasonNearPodsPIDLimit + ": 15000 used + 0 in flight + 30000 requested > 36000 usable (90 percent of kubepods pids.max 40000)"
+	for _, n := range e.Nodes {
+		if n.Name == "roomy" && (n.Fits || n.Reason != wantRoomy) {
+			t.Errorf("roomy for a 30000-thread pod: fits %v reason %q, want %q", n.Fits, n.Reason, wantRoomy)
+		}
+	}
 	if _, err := run(t, cluster(), "explain", "nosuchpod"); err == nil {
 		t.Errorf("explain of a missing pod: no error")
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/threadaware/threadaware/apis/config"
+	"github.com/threadaware/threadaware/pkg/plugins/threadaware"
 	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
 
@@ -51,8 +52,9 @@ type NodeVerdict struct {
 	// Code is the Filter status code: Success, Unschedulable (preemption may help) or
 	// UnschedulableAndUnresolvable.
 	Code string `json:"code"`
-	// Reason is the plugin's own Filter reason when it rejects the node; otherwise the
-	// arithmetic that let the pod pass.
+	// Reason is why the node is rejected or passes, with the node's own arithmetic (the
+	// plugin's Filter reason is the same for every node rejected for a cause, so that the
+	// scheduler's FailedScheduling message counts them in one entry).
 	Reason string `json:"reason"`
 	// Score is ThreadAware's score (0-100) among the nodes it accepts; nil when scoring was
 	// skipped (no feasible node has current data).
@@ -103,7 +105,11 @@ func (o *options) explain(ctx context.Context, name string) (*Explanation, error
 
 	// The plugin's own extension points, as the scheduler calls them in one cycle.
 	state := framework.NewCycleState()
-	if _, s := v.plugin.PreFilter(ctx, state, pod, nil); !s.IsSuccess() {
+	all, err := v.snapshot.NodeInfos().List()
+	if err != nil {
+		return nil, err
+	}
+	if _, s := v.plugin.PreFilter(ctx, state, pod, all); !s.IsSuccess() {
 		return nil, fmt.Errorf("ThreadAware PreFilter: %w", s.AsError())
 	}
 	affinity := nodeaffinity.GetRequiredNodeAffinity(pod)
@@ -130,7 +136,7 @@ func (o *options) explain(ctx context.Context, name string) (*Explanation, error
 			return nil, fmt.Errorf("ThreadAware Filter on node %s: %w", n.Name, s.AsError())
 		default:
 			verdict.Code = s.Code().String()
-			verdict.Reason = strings.Join(s.Reasons(), "; ")
+			verdict.Reason = rejectReason(verdict.NodeRow, e.Demand, args, strings.Join(s.Reasons(), "; "))
 		}
 		e.Nodes = append(e.Nodes, verdict)
 	}
@@ -156,12 +162,30 @@ func passReason(r NodeRow, demand int64, args *config.ThreadAwareArgs) string {
 	if r.Data != "current" {
 		return fmt.Sprintf("no current thread data (%s): staleNodePolicy %s lets the node pass", r.Data, args.StaleNodePolicy)
 	}
-	msg := fmt.Sprintf("%d used + %d in flight + %d requested <= %d usable (%d percent of min(threads-max %d, pid-max %d))",
-		r.Used, r.InFlight, demand, r.Usable, 100-args.HeadroomPercent, r.ThreadsMax, r.PIDMax)
+	msg := taskArithmetic(r, demand, args, "<=")
 	if r.PodsLimited {
 		msg += fmt.Sprintf("; kubepods %d used + %d in flight + %d requested <= %d usable", r.PodsUsed, r.InFlight, demand, r.PodsUsable)
 	}
 	return msg
+}
+
+// rejectReason is the plugin's reason for rejecting a node, with the node's own numbers
+// in place of the cycle's most room for the task-limit reasons.
+func rejectReason(r NodeRow, demand int64, args *config.ThreadAwareArgs, reason string) string {
+	switch {
+	case strings.HasPrefix(reason, threadaware.ErrReasonNearTaskLimit+":"):
+		return threadaware.ErrReasonNearTaskLimit + ": " + taskArithmetic(r, demand, args, ">")
+	case strings.HasPrefix(reason, threadaware.ErrReasonNearPodsPIDLimit+":"):
+		return fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of kubepods pids.max %d)",
+			threadaware.ErrReasonNearPodsPIDLimit, r.PodsUsed, r.InFlight, demand, r.PodsUsable, 100-args.HeadroomPercent, r.PodsLimit)
+	}
+	return reason
+}
+
+// taskArithmetic is Filter's comparison against the node's usable share of its task limit.
+func taskArithmetic(r NodeRow, demand int64, args *config.ThreadAwareArgs, op string) string {
+	return fmt.Sprintf("%d used + %d in flight + %d requested %s %d usable (%d percent of min(threads-max %d, pid-max %d))",
+		r.Used, r.InFlight, demand, op, r.Usable, 100-args.HeadroomPercent, r.ThreadsMax, r.PIDMax)
 }
 
 func argsView(a *config.ThreadAwareArgs) ArgsView {

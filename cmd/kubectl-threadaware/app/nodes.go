@@ -37,12 +37,13 @@ type NodeRow struct {
 	Bound      string `json:"bound,omitempty"`
 	ThreadsMax int64  `json:"threadsMax"`
 	PIDMax     int64  `json:"pidMax"`
-	// PodsUsed, PodsUsable and PodsRoom are the kubepods cgroup's; PodsLimited is false (and
-	// the other two 0) when it has no limit.
+	// PodsUsed, PodsUsable and PodsRoom are the kubepods cgroup's, PodsLimit its pids.max;
+	// PodsLimited is false (and the others 0) when it has no limit.
 	PodsLimited bool  `json:"podsLimited"`
 	PodsUsed    int64 `json:"podsUsed"`
 	PodsUsable  int64 `json:"podsUsable"`
 	PodsRoom    int64 `json:"podsRoom"`
+	PodsLimit   int64 `json:"podsLimit,omitempty"`
 	// Hot is true when the node's current data puts it above what the scheduler lets pods
 	// onto (used above usable, here or in the kubepods cgroup): the thread-aware descheduler
 	// relieves such a node (docs/remediate.md).
@@ -163,6 +164,7 @@ func nodeRow(nv threadaware.NodeView, node *v1.Node, pods int, now time.Time) No
 	}
 	if nv.PodsLimited {
 		r.PodsRoom = nv.PodsUsable - nv.PodsUsed - nv.InFlight
+		r.PodsLimit = s.PodsPIDsMax
 	}
 	if !s.ObservedAt.IsZero() {
 		at := s.ObservedAt

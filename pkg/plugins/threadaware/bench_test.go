@@ -1,6 +1,7 @@
 package threadaware
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -139,14 +140,8 @@ func BenchmarkFilterScore(b *testing.B) {
 	snapshot := cache.NewSnapshot(pods, ns)
 	nodeInfos, _ := snapshot.NodeInfos().List()
 	pod := javaPod("incoming", "app-07", "def34", 8000).Req(benchRequests).Obj()
-	fit, err := noderesources.NewFit(ctx, &schedconfig.NodeResourcesFitArgs{ScoringStrategy: &schedconfig.ScoringStrategy{
-		Type:      schedconfig.LeastAllocated,
-		Resources: []schedconfig.ResourceSpec{{Name: "cpu", Weight: 1}, {Name: "memory", Weight: 1}},
-	}}, nil, plfeature.Features{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, pl := range []filterScorePlugin{newTestPlugin(ctx, b, defaultArgs(), snapshot), fit.(filterScorePlugin)} {
+	fit := newFit(ctx, b)
+	for _, pl := range []filterScorePlugin{newTestPlugin(ctx, b, defaultArgs(), snapshot), fit} {
 		b.Run(pl.Name(), func(b *testing.B) {
 			ctx := b.Context()
 			cycle := func() {
@@ -169,13 +164,7 @@ func BenchmarkFilterScore(b *testing.B) {
 				}
 			}
 			cycle() // the first cycle parses the nodes and derives their loads
-			runtime.GC()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				cycle()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(nodeInfos)), "ns/node")
+			timePerNode(b, len(nodeInfos), cycle)
 		})
 	}
 }
@@ -265,4 +254,79 @@ func BenchmarkNodeUpdateHint(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(waiting)), "ns/pod")
+}
+
+// BenchmarkRejectedEverywhere is one scheduling attempt of a pod that no node of a 5000-node
+// cluster admits, for ThreadAware (too many threads for any node) and, in the same run on the
+// same snapshot, for NodeResourcesFit (more CPU than any node has): PreFilter, Filter on every
+// node, and the FailedScheduling message the scheduler builds from the statuses
+// (framework.FitError.Error, in handleSchedulingFailure). The reasons of both plugins
+// collapse into one entry, so the message costs the same whatever the number of nodes.
+func BenchmarkRejectedEverywhere(b *testing.B) {
+	_, ctx := ktesting.NewTestContext(b)
+	pods, ns := benchCluster(5000, 30)
+	snapshot := cache.NewSnapshot(pods, ns)
+	nodeInfos, _ := snapshot.NodeInfos().List()
+	fit := newFit(ctx, b)
+	// Above every node's usable share (90 percent of 4194304), below any node's limit: Filter
+	// rejects it node by node. The roomiest node is node-00000: 3774873 usable - 5000 used -
+	// 300 in flight (its 30 pods' demands above their samples).
+	tooManyThreads := javaPod("incoming", "app-07", "def34", 3800000).Req(benchRequests).Obj()
+	tooMuchCPU := javaPod("incoming", "app-07", "def34", 10).Req(map[v1.ResourceName]string{v1.ResourceCPU: "64", v1.ResourceMemory: "500Mi"}).Obj()
+	for _, tt := range []struct {
+		pl      filterScorePlugin
+		pod     *v1.Pod
+		wantMsg string
+	}{
+		{pl: newTestPlugin(ctx, b, defaultArgs(), snapshot), pod: tooManyThreads,
+			wantMsg: "0/5000 nodes are available: 5000 " + ErrReasonNearTaskLimit + ": the pod requests 3800000 tasks and the most room on any node is 3769573."},
+		{pl: fit, pod: tooMuchCPU, wantMsg: "0/5000 nodes are available: 5000 Insufficient cpu."},
+	} {
+		b.Run(tt.pl.Name(), func(b *testing.B) {
+			ctx := b.Context()
+			attempt := func() string {
+				fitErr := &framework.FitError{Pod: tt.pod, NumAllNodes: len(nodeInfos), Diagnosis: framework.Diagnosis{NodeToStatus: framework.NewDefaultNodeToStatus()}}
+				state := framework.NewCycleState()
+				if _, s := tt.pl.PreFilter(ctx, state, tt.pod, nodeInfos); !s.IsSuccess() {
+					b.Fatal(s)
+				}
+				for _, ni := range nodeInfos {
+					s := tt.pl.Filter(ctx, state, tt.pod, ni)
+					if s.IsSuccess() {
+						b.Fatalf("Filter(%s) admitted the pod", ni.Node().Name)
+					}
+					fitErr.Diagnosis.NodeToStatus.Set(ni.Node().Name, s)
+				}
+				return fitErr.Error()
+			}
+			if msg := attempt(); msg != tt.wantMsg { // the first attempt parses the nodes
+				b.Fatalf("message %q, want %q", msg, tt.wantMsg)
+			}
+			timePerNode(b, len(nodeInfos), func() { attempt() })
+		})
+	}
+}
+
+// newFit is NodeResourcesFit with upstream's default args.
+func newFit(ctx context.Context, b *testing.B) filterScorePlugin {
+	fit, err := noderesources.NewFit(ctx, &schedconfig.NodeResourcesFitArgs{ScoringStrategy: &schedconfig.ScoringStrategy{
+		Type:      schedconfig.LeastAllocated,
+		Resources: []schedconfig.ResourceSpec{{Name: "cpu", Weight: 1}, {Name: "memory", Weight: 1}},
+	}}, nil, plfeature.Features{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fit.(filterScorePlugin)
+}
+
+// timePerNode times b.N runs of op over nodes nodes, the set-up's garbage collected first, and
+// reports ns/node.
+func timePerNode(b *testing.B, nodes int, op func()) {
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		op()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nodes), "ns/node")
 }

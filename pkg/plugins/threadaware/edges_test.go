@@ -72,7 +72,11 @@ func runFilterCases(t *testing.T, tests []filterCase) {
 				pl.onPodDelete(p)
 			}
 			state := framework.NewCycleState()
-			_, got := pl.PreFilter(ctx, state, tt.pod, nil)
+			nodeInfos, err := snapshot.NodeInfos().List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, got := pl.PreFilter(ctx, state, tt.pod, nodeInfos)
 			if got.IsSuccess() {
 				nodeInfo, err := snapshot.NodeInfos().Get(tt.node.Name)
 				if err != nil {
@@ -113,15 +117,13 @@ func TestFilterOverflow(t *testing.T) {
 		{
 			name: "incoming pod expects just above this node's limit",
 			node: node, pod: declare("p", "65536").Obj(),
-			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearTaskLimit+": 38000 used + 0 in flight + 65536 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
+			wantStatus: nearTaskLimit(fwk.UnschedulableAndUnresolvable, 65536, 20981),
 		},
 		{
 			// The node runs no pod: its own tasks leave no room, preemption cannot help.
 			name: "incoming pod expects just above what is left",
 			node: node, pod: declare("p", "20982").Obj(),
-			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearTaskLimit+": 38000 used + 0 in flight + 20982 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
+			wantStatus: nearTaskLimit(fwk.UnschedulableAndUnresolvable, 20982, 20981),
 		},
 		{name: "incoming pod expects exactly what is left", node: node, pod: declare("p", "20981").Obj()},
 		{
@@ -129,39 +131,34 @@ func TestFilterOverflow(t *testing.T) {
 			// is full, and a 30000-thread pod is not admitted with 20981 tasks left.
 			name: "a held pod that expects int64 max fills the node",
 			node: node, held: []*v1.Pod{declare("h1", int64Max).Node("n").Obj()},
-			pod: javaPod("p", "web", "a", 30000).Obj(),
-			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearTaskLimit+": 38000 used + 65535 in flight + 30000 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
+			pod:        javaPod("p", "web", "a", 30000).Obj(),
+			wantStatus: nearTaskLimit(fwk.UnschedulableAndUnresolvable, 30000, 0),
 		},
 		{
 			name: "a held pod that expects int64 max leaves no room for a pod that would fit without it",
 			node: node, held: []*v1.Pod{declare("h1", int64Max).Node("n").Obj()},
-			pod: javaPod("p", "web", "a", 20000).Obj(),
-			wantStatus: fwk.NewStatus(fwk.Unschedulable,
-				ErrReasonNearTaskLimit+": 38000 used + 65535 in flight + 20000 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
+			pod:        javaPod("p", "web", "a", 20000).Obj(),
+			wantStatus: nearTaskLimit(fwk.Unschedulable, 20000, 0),
 		},
 		{
 			name: "held pods that expect 2^62 and int64 max do not wrap the in-flight sum",
 			node: node, held: []*v1.Pod{declare("h1", two62).Node("n").Obj(), declare("h2", int64Max).Node("n").Obj(), declare("h3", int64Max).Node("n").Obj()},
-			pod: javaPod("p", "web", "a", 1).Obj(),
-			wantStatus: fwk.NewStatus(fwk.Unschedulable,
-				ErrReasonNearTaskLimit+": 38000 used + 196605 in flight + 1 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
+			pod:        javaPod("p", "web", "a", 1).Obj(),
+			wantStatus: nearTaskLimit(fwk.Unschedulable, 1, 0),
 		},
 		{
-			name: "a negative expected-threads keeps its counted fallback",
-			node: makeNode("n", sample{threads: 58900, threadsMax: 65535, pidMax: 65536}).Obj(),
-			pod:  declare("p", "-9223372036854775808").Obj(),
-			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearTaskLimit+": 58900 used + 0 in flight + 100 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
+			name:       "a negative expected-threads keeps its counted fallback",
+			node:       makeNode("n", sample{threads: 58900, threadsMax: 65535, pidMax: 65536}).Obj(),
+			pod:        declare("p", "-9223372036854775808").Obj(),
+			wantStatus: nearTaskLimit(fwk.UnschedulableAndUnresolvable, 100, 81),
 		},
 		{
 			name: "node counts at the contract's bound do not wrap",
 			node: makeNode("n", sample{threads: threadinfo.MaxCount - 1, threadsMax: threadinfo.MaxCount - 1, pidMax: threadinfo.MaxTaskLimit,
 				podsPIDs: threadinfo.MaxCount - 1, podsPIDsMax: threadinfo.MaxCount - 1}).Obj(),
-			held: []*v1.Pod{declare("h1", int64Max).Node("n").Obj()},
-			pod:  declare("p", "4194304").Obj(),
-			wantStatus: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				ErrReasonNearTaskLimit+": 1073741823 used + 4194304 in flight + 4194304 requested > 3774873 usable (90 percent of min(threads-max 1073741823, pid-max 4194304))"),
+			held:       []*v1.Pod{declare("h1", int64Max).Node("n").Obj()},
+			pod:        declare("p", "4194304").Obj(),
+			wantStatus: nearTaskLimit(fwk.UnschedulableAndUnresolvable, 4194304, 0),
 		},
 	}
 	runFilterCases(t, tests)
@@ -184,9 +181,9 @@ func TestFilterWithoutPerPodData(t *testing.T) {
 		}
 		return pods
 	}
+	// 50000 used of 58981 usable.
 	near := func(inFlight int64) *fwk.Status {
-		return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: 50000 used + %d in flight + 8000 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))",
-			ErrReasonNearTaskLimit, inFlight))
+		return nearTaskLimit(fwk.Unschedulable, 8000, 58981-50000-inFlight)
 	}
 	tests := []filterCase{
 		{name: "no per-pod data: settled pods are inside threads", node: makeNode("n", noData).Obj(), held: settled(5), pod: javaPod("p", "web", "a", 8000).Obj()},
@@ -224,8 +221,7 @@ func TestFilterMirrorPods(t *testing.T) {
 			// default 100).
 			name: "the static pod's tasks stay counted and the mirror pod adds nothing",
 			node: node, held: []*v1.Pod{mirror}, pod: javaPod("p", "web", "a", 9000).Obj(),
-			wantStatus: fwk.NewStatus(fwk.Unschedulable,
-				ErrReasonNearTaskLimit+": 50000 used + 0 in flight + 9000 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))"),
+			wantStatus: nearTaskLimit(fwk.Unschedulable, 9000, 8981),
 		},
 		{name: "room for what is left", node: node, held: []*v1.Pod{mirror}, pod: javaPod("p", "web", "a", 8981).Obj()},
 	}
@@ -239,9 +235,9 @@ func TestFilterReservationDecays(t *testing.T) {
 	held := func(age time.Duration) []*v1.Pod {
 		return []*v1.Pod{running(javaPod("h", "web", "a", 8000), freshSample.Add(-age)).Node("n").Obj()}
 	}
+	// 50000 used of 58981 usable.
 	near := func(inFlight int64) *fwk.Status {
-		return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: 50000 used + %d in flight + 8000 requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))",
-			ErrReasonNearTaskLimit, inFlight))
+		return nearTaskLimit(fwk.Unschedulable, 8000, 58981-50000-inFlight)
 	}
 	tests := []filterCase{
 		{name: "young pod reserves its whole demand", node: node, held: held(time.Minute), pod: javaPod("p", "web", "a", 8000).Obj(), wantStatus: near(7500)},

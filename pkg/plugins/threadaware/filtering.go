@@ -25,6 +25,10 @@ type preFilterState struct {
 	unknownDemand bool
 	// now is when the cycle started, in Unix nanoseconds: sample ages are measured against it.
 	now int64
+	// nodes are the cycle's nodes, as PreFilter got them: the reasons quote the most room
+	// any of them has.
+	nodes   []fwk.NodeInfo
+	reasons limitReasons
 }
 
 // Clone returns the state itself: it never changes after PreFilter, and Filter reads the
@@ -36,7 +40,7 @@ func (s *preFilterState) Clone() fwk.StateData {
 // PreFilter works out the pod's thread demand. A pod that expects more threads than any node
 // can hold is unschedulable everywhere. The first cycles wait for the plugin's own informer
 // handlers to have seen the cluster.
-func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	if err := pl.waitForHandlers(ctx); err != nil {
 		return nil, fwk.AsStatus(err)
 	}
@@ -47,6 +51,7 @@ func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState,
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf("%s: expected-threads %s > %d",
 			ErrReasonAboveAnyTaskLimit, shorten(pod.Annotations[threadinfo.AnnotationExpectedThreads]), threadinfo.MaxTaskLimit))
 	}
+	s.nodes = nodes
 	cycleState.Write(preFilterStateKey, s)
 	pl.cycleDemand.Store(pod.UID, s.demand)
 	return nil, nil
@@ -92,8 +97,9 @@ func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
 	return s, nil
 }
 
-// Filter rejects a node whose projected tasks would exceed its usable limit. Reasons carry no
-// '%': kube-scheduler uses the message as the format of the FailedScheduling event.
+// Filter rejects a node whose projected tasks would exceed its usable limit. Reasons are the
+// same for every node rejected for the same cause (see limitReasons) and carry no '%':
+// kube-scheduler uses the message as the format of the FailedScheduling event.
 func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s, err := getPreFilterState(cycleState)
 	if err != nil {
@@ -121,9 +127,12 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 			// cannot help.
 			code = fwk.UnschedulableAndUnresolvable
 		}
-		klog.FromContext(ctx).V(5).Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", inFlight, "demand", s.demand, "usable", e.usable)
-		return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of min(threads-max %d, pid-max %d))",
-			ErrReasonNearTaskLimit, used, inFlight, s.demand, e.usable, 100-pl.headroomPercent, e.sample.ThreadsMax, e.sample.PIDMax))
+		// The node's own arithmetic, which the reason leaves out. Guarded: the arguments
+		// would be boxed for every rejected node even with V(5) off.
+		if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
+			logger.Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", inFlight, "demand", s.demand, "usable", e.usable)
+		}
+		return fwk.NewStatus(code, pl.limitReasons(ctx, s, pod).nearTaskLimit)
 	}
 	if e.podsLimited {
 		podsUsed := max(0, e.podsPIDs-departed)
@@ -133,9 +142,10 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 			if s.demand > e.podsUsable {
 				code = fwk.UnschedulableAndUnresolvable
 			}
-			klog.FromContext(ctx).V(5).Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", inFlight, "demand", s.demand, "usable", e.podsUsable)
-			return fwk.NewStatus(code, fmt.Sprintf("%s: %d used + %d in flight + %d requested > %d usable (%d percent of kubepods pids.max %d)",
-				ErrReasonNearPodsPIDLimit, podsUsed, inFlight, s.demand, e.podsUsable, 100-pl.headroomPercent, e.sample.PodsPIDsMax))
+			if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
+				logger.Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", inFlight, "demand", s.demand, "usable", e.podsUsable)
+			}
+			return fwk.NewStatus(code, pl.limitReasons(ctx, s, pod).nearPodsPIDLimit)
 		}
 	}
 	return nil
@@ -161,9 +171,13 @@ func (pl *ThreadAware) withoutData(logger klog.Logger, node *v1.Node, reason str
 		return nil
 	}
 	logger.V(5).Info("Node has no current thread data; rejecting it", "node", klog.KObj(node), "reason", reason)
-	if reason == dataStale {
+	switch reason {
+	case dataStale:
 		pl.metrics.rejected[rejectStale].Inc()
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonStaleThreadData)
+	case dataMalformed:
+		pl.metrics.rejected[rejectNoData].Inc()
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonMalformedThreadData)
 	}
 	pl.metrics.rejected[rejectNoData].Inc()
 	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ErrReasonNoThreadData)

@@ -23,7 +23,9 @@ import (
 )
 
 // Filter reasons. The scheduler aggregates identical reasons across nodes into the
-// FailedScheduling message; task-limit reasons carry the node's arithmetic after a colon.
+// FailedScheduling message, so no reason carries a node's own figures: the task-limit reasons
+// carry, after a colon, the pod's demand and the most room any node has, the same for every
+// node of a cycle.
 const (
 	// ErrReasonNearTaskLimit: the node's tasks plus what is placed and requested exceed its
 	// usable share of min(threads-max, pid-max).
@@ -32,8 +34,11 @@ const (
 	ErrReasonNearPodsPIDLimit = "node(s) near pod PID limit"
 	// ErrReasonPIDPressure: the kubelet reports the PIDPressure condition.
 	ErrReasonPIDPressure = "node(s) had PID pressure"
-	// ErrReasonNoThreadData: no usable thread data, under staleNodePolicy Reject.
+	// ErrReasonNoThreadData: no thread data, under staleNodePolicy Reject.
 	ErrReasonNoThreadData = "node(s) have no thread data"
+	// ErrReasonMalformedThreadData: thread data the plugin cannot parse, under staleNodePolicy
+	// Reject.
+	ErrReasonMalformedThreadData = "node(s) have malformed thread data"
 	// ErrReasonStaleThreadData: thread data older than maxSampleAge, under staleNodePolicy Reject.
 	ErrReasonStaleThreadData = "node(s) have stale thread data"
 	// ErrReasonAboveAnyTaskLimit: the pod's expected-threads is above the highest task limit a

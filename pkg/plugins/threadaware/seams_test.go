@@ -23,10 +23,11 @@ import (
 // pod's tasks are listed under, which start time says a pod's tasks are in a sample, which
 // clock a sample ages on, and which peaks the model sees.
 
-// nearLimit is Filter's task-limit reason on a node of threads-max 65535 and pid-max 65536.
+// nearLimit is Filter's task-limit reason for the only node of a cycle, of threads-max 65535
+// and pid-max 65536 (58981 usable), holding used tasks and inFlight more; the reason quotes
+// the room, 0 when there is none.
 func nearLimit(used, inFlight, demand int64) *fwk.Status {
-	return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: %d used + %d in flight + %d requested > 58981 usable (90 percent of min(threads-max 65535, pid-max 65536))",
-		ErrReasonNearTaskLimit, used, inFlight, demand))
+	return nearTaskLimit(fwk.Unschedulable, demand, max(0, 58981-used-inFlight))
 }
 
 // TestFilterStaticPodEitherKey: an agent lists a static pod's tasks under the kubelet's UID
@@ -134,19 +135,19 @@ func TestClockSkewSameDecisions(t *testing.T) {
 			pl := newTestPlugin(ctx, t, args, cache.NewEmptySnapshot())
 			write := func(at time.Time, pods map[string]int64, noPodData bool) *v1.Node {
 				pl.now = func() time.Time { return at }
-				n := makeNode("n", sample{threads: 50000, threadsMax: 65535, pidMax: 65536, podThreads: pods, noPodData: noPodData,
+				n := makeNode("n", sample{threads: 40000, threadsMax: 65535, pidMax: 65536, podThreads: pods, noPodData: noPodData,
 					at: clk.at(at), heartbeat: clk.at(at)}).Obj()
 				pl.onNode(klogFrom(ctx), n)
 				return n
 			}
 			young := running(javaPod("young", "web", "a", 8000), clk.at(t1.Add(-2*time.Minute))).Node("n").Obj()
 			older := running(javaPod("older", "web", "a", 8000), clk.at(t1.Add(-15*time.Minute))).Node("n").Obj()
-			pod := javaPod("p", "web", "a", 1000).Obj()
+			pod := javaPod("p", "web", "a", 8000).Obj()
 			run := func(node *v1.Node, held ...*v1.Pod) *fwk.Status {
 				ni := framework.NewNodeInfo(held...)
 				ni.SetNode(node)
 				state := framework.NewCycleState()
-				pl.PreFilter(ctx, state, pod, nil)
+				pl.PreFilter(ctx, state, pod, []fwk.NodeInfo{ni})
 				return pl.Filter(ctx, state, pod, ni)
 			}
 
@@ -154,7 +155,7 @@ func TestClockSkewSameDecisions(t *testing.T) {
 			node := write(t1, map[string]int64{"young": 500, "older": 500}, false)
 			pl.now = func() time.Time { return t1.Add(time.Minute) }
 			// young reserves 7500 (in its window), older 3750 (half way through the decay).
-			if diff := cmp.Diff(nearLimit(50000, 11250, 1000), run(node, young, older)); diff != "" {
+			if diff := cmp.Diff(nearLimit(40000, 11250, 8000), run(node, young, older)); diff != "" {
 				t.Errorf("per-pod data, a minute after the write (-want,+got):\n%s", diff)
 			}
 			// Without per-pod data both pods ran for longer than podSettle: inside threads.
