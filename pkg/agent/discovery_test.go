@@ -252,20 +252,7 @@ func TestEffectiveLimit(t *testing.T) {
 // the scheduler matches with the mirror pod), and the pods' budget is the tighter limit of the
 // node's cgroup root.
 func TestSampleOwnNodeAndStaticPod(t *testing.T) {
-	const otherUID = "eeeeeeee-0000-4000-8000-000000000001"
-	root := copyTree(t, "cgroupv1-cgroupfs")
-	removeAll(t, filepath.Join(root, "cgroup", "pids", "kubepods"))
-	tree(t, root, map[string]string{
-		"cgroup/pids/node-a/pids.max":                                                  "2500\n",
-		"cgroup/pids/node-a/kubepods/pids.max":                                         "3000\n",
-		"cgroup/pids/node-a/kubepods/pids.current":                                     "1040\n",
-		"cgroup/pids/node-a/kubepods/besteffort/pod" + uidBestEffort + "/pids.current": "1000\n",
-		"cgroup/pids/node-a/kubepods/burstable/pod" + staticHash + "/pids.current":     "40\n",
-		"cgroup/pids/node-b/pids.max":                                                  "max\n",
-		"cgroup/pids/node-b/kubepods/pids.max":                                         "9000\n",
-		"cgroup/pids/node-b/kubepods/pids.current":                                     "7\n",
-		"cgroup/pids/node-b/kubepods/besteffort/pod" + otherUID + "/pids.current":      "7\n",
-	})
+	root := filepath.Join("testdata", "two-kubelets")
 	_, ctx := ktesting.NewTestContext(t)
 	s := NewSampler(SamplerConfig{ProcRoot: filepath.Join(root, "proc"), CgroupRoot: filepath.Join(root, "cgroup"), KubeletCgroupRoot: "/node-a"})
 	r, err := s.Sample(ctx)

@@ -72,8 +72,8 @@ func TestAgentOutputIntoFilter(t *testing.T) {
 		{name: "kind: cgroup v2, systemd, cgroupRoot /kubelet, static pod", build: kindTree, kubeletRoot: "/kubelet",
 			threads: 2000, limit: 32768, podsPIDs: 333, podsMax: 3000,
 			pods: map[string]int64{uidGuaranteed: 200, uidStatic: 33}},
-		{name: "two kubelets on one host, cgroup v1, cgroupfs: node-a's", build: twoKubelets, kubeletRoot: "/node-a",
-			threads: 3000, limit: 32768, podsPIDs: 1040, podsMax: 2500,
+		{name: "two kubelets on one host, cgroup v1, cgroupfs: node-a's", fixture: "two-kubelets", kubeletRoot: "/node-a",
+			threads: 3000, limit: 31862, podsPIDs: 1040, podsMax: 2500,
 			pods: map[string]int64{uidBestEffort: 1000, uidStatic: 40}},
 	}
 	for _, tr := range trees {
@@ -239,28 +239,6 @@ func kindTree(t *testing.T, root string) {
 		kp + "/kubelet-kubepods-pod0f6a2d41_8c3b_4e5f_9a10_2b3c4d5e6f70.slice/pids.current":                                    "200\n",
 		kp + "/kubelet-kubepods-burstable.slice/kubelet-kubepods-burstable-pod" + uidStatic + ".slice/pids.current":            "33\n",
 		kp + "/kubelet-kubepods-burstable.slice/kubelet-kubepods-burstable-pod" + uidStatic + ".slice/cri-containerd-x.scope/": "",
-	} {
-		files[k] = v
-	}
-	write(t, root, files)
-}
-
-// twoKubelets is a host of the real-node e2e: two kubelets, each below its own cgroup root, on
-// cgroup v1 with the cgroupfs driver; node-a's root itself carries the tighter limit.
-func twoKubelets(t *testing.T, root string) {
-	const otherUID = "eeeeeeee-0000-4000-8000-000000000001"
-	files := proc(3000, 127573, 32768)
-	for k, v := range map[string]string{
-		"cgroup/cpu/":                              "",
-		"cgroup/pids/node-a/pids.max":              "2500\n",
-		"cgroup/pids/node-a/kubepods/pids.max":     "3000\n",
-		"cgroup/pids/node-a/kubepods/pids.current": "1040\n",
-		"cgroup/pids/node-a/kubepods/besteffort/pod" + uidBestEffort + "/pids.current": "1000\n",
-		"cgroup/pids/node-a/kubepods/burstable/pod" + uidStatic + "/pids.current":      "40\n",
-		"cgroup/pids/node-b/pids.max":                                             "max\n",
-		"cgroup/pids/node-b/kubepods/pids.max":                                    "9000\n",
-		"cgroup/pids/node-b/kubepods/pids.current":                                "7\n",
-		"cgroup/pids/node-b/kubepods/besteffort/pod" + otherUID + "/pids.current": "7\n",
 	} {
 		files[k] = v
 	}
