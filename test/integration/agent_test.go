@@ -141,6 +141,8 @@ func TestAgentOnce(t *testing.T) {
 		threadinfo.AnnotationPodsPIDsMax: "20000",
 		threadinfo.AnnotationPodThreads: fixtureUIDGuaranteed + "=37," + fixtureUIDBurstable + "=120," +
 			fixtureUIDBestEffort + "=8," + fixtureUIDStatic + "=150",
+		// One sample per run: no pod has a peak above its count.
+		threadinfo.AnnotationPodThreadsPeak: "",
 	}
 	if diff := cmp.Diff(want, contractAnnotations(t, n.Annotations)); diff != "" {
 		t.Errorf("first run: threadaware.io/ annotations (-want,+got):\n%s", diff)
@@ -170,11 +172,12 @@ func TestAgentOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = map[string]string{
-		threadinfo.AnnotationThreads:    "1234",
-		threadinfo.AnnotationThreadsMax: "127573",
-		threadinfo.AnnotationPIDMax:     "4194304",
-		threadinfo.AnnotationPodsPIDs:   "292",
-		threadinfo.AnnotationPodThreads: fixtureUIDGuaranteed + "=37," + fixtureUIDBestEffort + "=8," + fixtureUIDStatic + "=150",
+		threadinfo.AnnotationThreads:        "1234",
+		threadinfo.AnnotationThreadsMax:     "127573",
+		threadinfo.AnnotationPIDMax:         "4194304",
+		threadinfo.AnnotationPodsPIDs:       "292",
+		threadinfo.AnnotationPodThreads:     fixtureUIDGuaranteed + "=37," + fixtureUIDBestEffort + "=8," + fixtureUIDStatic + "=150",
+		threadinfo.AnnotationPodThreadsPeak: "",
 	}
 	if diff := cmp.Diff(want, contractAnnotations(t, n.Annotations)); diff != "" {
 		t.Errorf("second run: threadaware.io/ annotations (-want,+got):\n%s", diff)
