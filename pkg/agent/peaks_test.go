@@ -131,3 +131,33 @@ func podDir(t *testing.T, root, uid string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSampleHostileKernelPeak: a pids.peak that is not a count, or that no node could reach,
+// is a counted problem and ignored: the pod keeps its count, and no peak is published.
+func TestSampleHostileKernelPeak(t *testing.T) {
+	for _, v := range []string{"lots\n", "-5\n", "1073741824\n", "99999999999999999999\n", ""} {
+		t.Run(strings.TrimSpace(v), func(t *testing.T) {
+			root := copyTree(t, "cgroupv2-systemd")
+			_, ctx := ktesting.NewTestContext(t)
+			clk := testingclock.NewFakeClock(time.Date(2026, 11, 22, 4, 30, 0, 0, time.UTC))
+			s := NewSampler(SamplerConfig{ProcRoot: filepath.Join(root, "proc"), CgroupRoot: filepath.Join(root, "cgroup"), Clock: clk})
+			if _, err := s.Sample(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r0, _ := s.Sample(ctx)
+			uid, n := anyPod(r0.Sample.PodThreads)
+			writeFile(t, filepath.Join(podDir(t, filepath.Join(root, "cgroup"), uid), "pids.peak"), v)
+			clk.Step(10 * time.Second)
+			r, err := s.Sample(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Sample.PodThreads[uid] != n || len(r.Sample.PodPeaks) != 0 {
+				t.Errorf("pod %s: count %d (want %d), peaks %v (want none)", uid, r.Sample.PodThreads[uid], n, r.Sample.PodPeaks)
+			}
+			if len(r.Problems) != 1 || r.Problems[0].Source != SourcePod {
+				t.Errorf("problems %v, want one %s problem", r.Problems, SourcePod)
+			}
+		})
+	}
+}

@@ -194,6 +194,9 @@ func TestFirstSightAge(t *testing.T) {
 		{name: "fresh sample on a clock ten minutes ahead", clock: nodeClock(10 * time.Minute), stamp: 20 * time.Second, hb: 10 * time.Second},
 		{name: "fresh sample on a clock five minutes behind", clock: nodeClock(-5 * time.Minute), stamp: 20 * time.Second, hb: 10 * time.Second},
 		{name: "heartbeat before the stamp", stamp: 10 * time.Second, hb: 5 * time.Minute},
+		// Hostile: a heartbeat centuries after the stamp can only make the sample older (no
+		// overflow, never fresher).
+		{name: "heartbeat in year 2260", stamp: 10 * time.Second, hb: -234 * 365 * 24 * time.Hour, wantStale: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
