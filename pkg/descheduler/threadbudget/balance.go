@@ -51,7 +51,7 @@ func (b *ThreadBudget) relieve(ctx context.Context, s *nodeState, c *classificat
 		return false
 	}
 	over := s.view.Over()
-	logger.V(1).Info("Node is above its task budget", "over", over, "used", s.view.Used, "usable", s.view.Usable,
+	logger.V(1).Info("Node is above its task budget", "over", over, "used", s.view.Used, "peaked", s.view.Peaked, "usable", s.view.Usable,
 		"podsUsed", s.view.PodsUsed, "podsUsable", s.view.PodsUsable)
 	for _, cand := range b.candidates(s) {
 		if over <= 0 {
@@ -88,9 +88,9 @@ func (b *ThreadBudget) relieve(ctx context.Context, s *nodeState, c *classificat
 		b.lastEvicted[s.node.Name] = at
 		b.mu.Unlock()
 		recordEviction(ctx, b.handle, cand.pod, s.node, explain(s, cand, d))
-		logger.V(1).Info("Evicted pod from a node above its task budget", "pod", klog.KObj(cand.pod), "observed", cand.observed,
+		logger.V(1).Info("Evicted pod from a node above its task budget", "pod", klog.KObj(cand.pod), "observed", cand.observed, "peak", cand.peak,
 			"demand", cand.demand, "capped", cand.capped, "destination", klog.KObj(d.node), "destinationRoom", d.room)
-		over -= cand.observed
+		over -= cand.peak
 		d.room -= cand.demand
 		sortByRoom(c.destinations)
 	}
@@ -104,11 +104,20 @@ func (b *ThreadBudget) relieve(ctx context.Context, s *nodeState, c *classificat
 // replacement fits.
 func explain(s *nodeState, c candidate, d *nodeState) string {
 	v := s.view
-	msg := fmt.Sprintf("node %s is above its task budget: %d used > %d usable", s.node.Name, v.Used, v.Usable)
+	// Peaked: what the node's pods reached above their counts recently (a pod that failed at
+	// the limit and restarted shows its peak, not the tasks it holds between two failures).
+	peaked := ""
+	if v.Peaked > 0 {
+		peaked = fmt.Sprintf(" + %d recent peaks", v.Peaked)
+	}
+	msg := fmt.Sprintf("node %s is above its task budget: %d used%s > %d usable", s.node.Name, v.Used, peaked, v.Usable)
 	if v.PodsLimited && v.PodsUsed-v.PodsUsable >= v.Used-v.Usable {
-		msg = fmt.Sprintf("node %s is above its pods' task budget: %d used > %d usable (kubepods pids.max %d)", s.node.Name, v.PodsUsed, v.PodsUsable, v.Sample.PodsPIDsMax)
+		msg = fmt.Sprintf("node %s is above its pods' task budget: %d used%s > %d usable (kubepods pids.max %d)", s.node.Name, v.PodsUsed, peaked, v.PodsUsable, v.Sample.PodsPIDsMax)
 	}
 	msg += fmt.Sprintf("; evicted this pod's %d tasks", c.observed)
+	if c.peak > c.observed {
+		msg += fmt.Sprintf(" (%d at its recent peak)", c.peak)
+	}
 	if c.capped {
 		msg += " (capped by the limit)"
 	}

@@ -176,6 +176,21 @@ func TestBalance(t *testing.T) {
 			{name: "b1", node: "node-b", workload: "wb"}, {name: "c1", node: "node-c", workload: "w1"}},
 		want: []string{"a2"},
 	}, {
+		name: "a pod that fails at the limit and restarts: its peak makes the node hot",
+		// Between two failures a2 holds 50 tasks: 1050 <= 1440 looks fine; it reached 600
+		// before failing, 1600 in all. The heaviest pod goes, as for any hot node.
+		nodes: []nodeSpec{{name: "node-a", podsPIDMax: 1600, pods: map[string]int64{"a1": 1000, "a2": 50}, peaks: map[string]int64{"a2": 600}}, roomyB, roomyC},
+		pods: []podSpec{{name: "a1", node: "node-a", workload: "w1"}, {name: "a2", node: "node-a", workload: "w2", capped: true},
+			{name: "b1", node: "node-b", workload: "wb"}, {name: "c1", node: "node-c", workload: "wc"}},
+		want: []string{"a1"},
+	}, {
+		name: "a pod's eviction relieves its peak, not only its count",
+		// 800 counted + 1100 above a1's count = 1900: 460 over. a1 holds 400 now but reached
+		// 1500: it alone brings the node back.
+		nodes: []nodeSpec{{name: "node-a", podsPIDMax: 1600, pods: map[string]int64{"a1": 400, "a2": 300, "a3": 100}, peaks: map[string]int64{"a1": 1500}}, roomyB, roomyC},
+		pods:  podsOf(),
+		want:  []string{"a1"},
+	}, {
 		name:  "evictableNamespaces keeps other namespaces' pods",
 		nodes: []nodeSpec{hotA, roomyB, roomyC},
 		pods:  podsOf(),

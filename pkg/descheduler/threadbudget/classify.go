@@ -94,9 +94,10 @@ func dataSkip(reason string) string {
 // candidate is a pod that may be evicted from a hot node.
 type candidate struct {
 	pod *v1.Pod
-	// observed is what the node's sample lists for it; demand is what its replacement is
-	// looked for a node with (replacementDemand).
-	observed, demand int64
+	// observed is what the node's sample lists for it and peak the most it held recently
+	// (threadaware.PodPeak: what evicting it takes off the node's Over); demand is what its
+	// replacement is looked for a node with (replacementDemand).
+	observed, peak, demand int64
 	capped           bool
 }
 
@@ -115,7 +116,7 @@ func (b *ThreadBudget) candidates(s *nodeState) []candidate {
 		}
 		d, _ := b.scheduler.Demand(p)
 		isCapped := capped(p)
-		cs = append(cs, candidate{pod: p, observed: observed, capped: isCapped, demand: replacementDemand(d, observed, isCapped, b.cappedPercent)})
+		cs = append(cs, candidate{pod: p, observed: observed, peak: b.scheduler.PodPeak(s.view, p), capped: isCapped, demand: replacementDemand(d, observed, isCapped, b.cappedPercent)})
 	}
 	slices.SortFunc(cs, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(b.observed, a.observed), cmp.Compare(a.pod.Namespace, b.pod.Namespace), cmp.Compare(a.pod.Name, b.pod.Name))

@@ -39,6 +39,8 @@ type nodeSpec struct {
 	threads              int64
 	podsPIDs, podsPIDMax int64
 	pods                 map[string]int64
+	// peaks are the pods' recent peaks (pod-threads-peak), where above their counts.
+	peaks map[string]int64
 	// age is how old the sample is (on the test's clock); 0 is 10 seconds.
 	age time.Duration
 	// annotations replace the sample's when set (malformed data).
@@ -94,6 +96,12 @@ func (n nodeSpec) object(now time.Time) *v1.Node {
 		for pod, tasks := range n.pods {
 			s.PodThreads[string(uidOf(pod))] = tasks
 			sum += tasks
+		}
+		for pod, tasks := range n.peaks {
+			if s.PodPeaks == nil {
+				s.PodPeaks, s.HasPodPeaks = map[string]int64{}, true
+			}
+			s.PodPeaks[string(uidOf(pod))] = tasks
 		}
 		if s.Threads == 0 {
 			s.Threads = sum + 500

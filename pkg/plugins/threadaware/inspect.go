@@ -28,6 +28,12 @@ type NodeView struct {
 	// when that cgroup is unlimited (PodsUsable is then 0).
 	PodsUsed, PodsUsable int64
 	PodsLimited          bool
+	// Peaked is how far the node's listed pods went above their current counts recently
+	// (their own peaks, pod-threads-peak and the plugin's): tasks a pod that crash-loops at
+	// the limit takes and frees again, which a sample between two failures does not show.
+	Peaked int64
+	// receivedAt is when the plugin received the sample, on its own clock.
+	receivedAt int64
 }
 
 // InspectNode returns the plugin's view of the node of nodeInfo at the plugin's clock.
@@ -42,12 +48,19 @@ func (pl *ThreadAware) InspectNode(ctx context.Context, nodeInfo fwk.NodeInfo) N
 	v.DataReason = pl.dataReason(e, now)
 	l := pl.load(e, nodeInfo, now)
 	v.Sample = e.sample
+	v.receivedAt = e.receivedAt
 	v.Used = max(0, e.sample.Threads-l.departed)
 	v.InFlight = l.inFlight
 	v.Usable = e.usable
 	v.PodsLimited, v.PodsUsable = e.podsLimited, e.podsUsable
 	if e.sample.HasPodsPIDs {
 		v.PodsUsed = max(0, e.sample.PodsPIDs-l.departed)
+	}
+	for _, p := range nodeInfo.GetPods() {
+		uid := sampledKey(e.sample.PodThreads, p.GetPod())
+		if n, ok := e.sample.PodThreads[uid]; ok {
+			v.Peaked = threadinfo.AddSat(v.Peaked, max(0, pl.ownPeak(&e.sample, e.receivedAt, p.GetPod(), uid)-n))
+		}
 	}
 	return v
 }

@@ -109,12 +109,7 @@ func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d int64) (re
 	observed, listed := e.sample.PodThreads[uid]
 	switch {
 	case listed:
-		// own is the pod's recent peak: the sample's (its peak since the agent's window
-		// began) and what the plugin saw itself, on the scheduler's clock.
-		own, _ := e.sample.PodPeak(uid)
-		if peak, ok := pl.learned.podPeak(cgroupUID(p), e.receivedAt); ok {
-			own = max(own, peak)
-		}
+		own := pl.ownPeak(&e.sample, e.receivedAt, p, uid)
 		expected := max(d, own)
 		if started && age > demandWindow {
 			expected = decayed(d, own, age)
@@ -125,6 +120,17 @@ func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d int64) (re
 	default:
 		return d, d
 	}
+}
+
+// ownPeak is the recent peak of a pod the sample lists under uid: the sample's (its peak in
+// the agent's window) and what the plugin saw itself, in the window ending when the sample
+// was received (on the scheduler's clock).
+func (pl *ThreadAware) ownPeak(s *threadinfo.Sample, receivedAt int64, p *v1.Pod, uid string) int64 {
+	own, _ := s.PodPeak(uid)
+	if peak, ok := pl.learned.podPeak(cgroupUID(p), receivedAt); ok {
+		own = max(own, peak)
+	}
+	return own
 }
 
 // decayed is the expected peak of a pod with demand d and own recent peak own that had run

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
 
 // This file is what a descheduler plugin reads from ThreadAware, so that a node the
@@ -13,15 +15,22 @@ import (
 
 // Over returns how many tasks the node holds above what ThreadAware lets pods onto, from its
 // current data: the larger of used above usable and, when the kubepods cgroup is limited, the
-// pods' tasks above their usable share of pids.max. It is 0 for a node without current data,
-// which nothing may be decided on.
+// pods' tasks above their usable share of pids.max, each with the pods counted at their
+// recent peaks (Peaked). It is 0 for a node without current data, which nothing may be
+// decided on.
+//
+// The peaks count because a pod capped by the limit does not stay at it: it fails to start a
+// thread, exits, frees its tasks and is restarted, so a sample between two failures shows the
+// node below its budget; its peak shows what it reached. Filter counts the same peaks (a
+// listed pod is expected to reach at least its own peak), so a node Over is above 0 on is one
+// Filter has no room on.
 func (v NodeView) Over() int64 {
 	if v.DataReason != "" {
 		return 0
 	}
-	over := max(0, v.Used-v.Usable)
+	over := max(0, threadinfo.AddSat(v.Used, v.Peaked)-v.Usable)
 	if v.PodsLimited {
-		over = max(over, v.PodsUsed-v.PodsUsable)
+		over = max(over, threadinfo.AddSat(v.PodsUsed, v.Peaked)-v.PodsUsable)
 	}
 	return over
 }
@@ -45,6 +54,18 @@ func (v NodeView) Room() int64 {
 func PodTasks(v NodeView, pod *v1.Pod) (int64, bool) {
 	n, ok := v.Sample.PodThreads[sampledKey(v.Sample.PodThreads, pod)]
 	return n, ok
+}
+
+// PodPeak returns the most tasks the pod held recently by v's data: its own peak (the
+// sample's pod-threads-peak and the plugin's), at least its listed count; 0 when v's sample
+// does not list it. Evicting the pod takes this much off the node's Over.
+func (pl *ThreadAware) PodPeak(v NodeView, pod *v1.Pod) int64 {
+	uid := sampledKey(v.Sample.PodThreads, pod)
+	n, ok := v.Sample.PodThreads[uid]
+	if !ok {
+		return 0
+	}
+	return max(n, pl.ownPeak(&v.Sample, v.receivedAt, pod, uid))
 }
 
 // WaitForHandlers returns once the plugin's informer handlers have seen every pod and node of
