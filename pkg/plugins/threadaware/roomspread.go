@@ -11,7 +11,11 @@ package threadaware
 // node's room, before this workload's pods, left after placing it: placing each replica where
 // that share stays largest gives node i about room_i / sum(room) of the replicas.
 
-// roomWeightedSpread returns the spread score, in [0, maxScore], of placing a pod with demand d
+// unknownScale is how much finer than [0, MaxNodeScore] the raw score of a pod whose demand
+// nobody knows is (NormalizeScore spreads it over the range).
+const unknownScale = 10_000
+
+// roomWeightedSpread returns the spread score, in [0, maxScore*unknownScale], of placing a pod with demand d
 // on a node with room left (the smaller of the node-wide and kubepods rooms, Filter's figures)
 // whose pods of the same workload are projected at w tasks. w is in room's figures already
 // (held pods reserve what they may still add), so room + w is the room before the workload.
@@ -21,8 +25,9 @@ func roomWeightedSpread(room, w, d int64) int64 {
 	if before <= 0 || left <= 0 {
 		return 0
 	}
-	// Both are below 2^40 (counts below 2^30, demands bounded): the product cannot overflow.
-	return left * maxScore / before
+	// Both are below 2^40 (counts below 2^30, demands bounded) and the factor is 10^6 < 2^20:
+	// the product cannot overflow.
+	return left * (maxScore * unknownScale) / before
 }
 
 // room returns what Filter lets onto the node beyond used and in-flight tasks: the smaller of

@@ -96,7 +96,14 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	}
 	switch {
 	case s.unknownDemand:
-		spread = roomWeightedSpread(e.room(departed, inFlight), workloadThreads, s.demand)
+		// A raw score, finer than [0, MaxNodeScore]: NormalizeScore spreads it over the range.
+		spread := roomWeightedSpread(e.room(departed, inFlight), workloadThreads, s.demand)
+		raw := (pl.headroomWeight*headroom*unknownScale + pl.spreadWeight*spread) / (pl.headroomWeight + pl.spreadWeight)
+		if lv := klog.FromContext(ctx).V(6); lv.Enabled() {
+			lv.Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
+				"workloadThreads", workloadThreads, "roomWeightedSpread", spread, "raw", raw)
+		}
+		return minDataScore + raw, nil
 	case workloadThreads > 0:
 		// Both terms are below 2^40 (demands are bounded, held pods count at most the
 		// node's limit each), so neither the sum nor the product can overflow.
@@ -110,7 +117,48 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	return score, nil
 }
 
-// ScoreExtensions returns nil: scores are already in [0, MaxNodeScore].
+// ScoreExtensions returns the plugin: NormalizeScore spreads the raw scores of a pod whose
+// demand nobody knows; every other pod's scores are already in [0, MaxNodeScore].
 func (pl *ThreadAware) ScoreExtensions() fwk.ScoreExtensions {
+	return pl
+}
+
+// NormalizeScore maps the raw scores of a pod whose demand nobody knows linearly onto
+// [minDataScore, MaxNodeScore], the lowest raw score to minDataScore and the highest to
+// MaxNodeScore (all to MaxNodeScore when they are equal); nodes without current data keep
+// noDataScore. The raw score's differences are a few points in a hundred (one replica's
+// default demand against a node's room), which the default profile's even spreading
+// (PodTopologySpread's system defaults, weight 2) and resource scores would outvote; spread
+// over the range, as PodTopologySpread spreads its own counts, they place a burst in proportion
+// to room. Other pods' scores are left as they are.
+func (pl *ThreadAware) NormalizeScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
+	s, err := getPreScoreState(cycleState)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	if !s.unknownDemand {
+		return nil
+	}
+	lo, hi := int64(-1), int64(-1)
+	for _, ns := range scores {
+		if ns.Score < minDataScore {
+			continue
+		}
+		if lo < 0 || ns.Score < lo {
+			lo = ns.Score
+		}
+		hi = max(hi, ns.Score)
+	}
+	for i := range scores {
+		switch {
+		case scores[i].Score < minDataScore:
+			scores[i].Score = noDataScore
+		case hi == lo:
+			scores[i].Score = maxScore
+		default:
+			// Raw scores are at most maxScore*unknownScale+1 (< 2^27): no overflow.
+			scores[i].Score = minDataScore + (scores[i].Score-lo)*(maxScore-minDataScore)/(hi-lo)
+		}
+	}
 	return nil
 }
