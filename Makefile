@@ -181,12 +181,14 @@ images: build
 	go run ./hack/build-images $(BIN) $(OUT)/images
 
 # The incident on 3 real nodes (containerd + kubelet each) on this host: root and Linux with
-# cgroups; the test skips with a reason elsewhere. It builds its own images. See README.md.
+# cgroups; the test skips with a reason elsewhere. It builds its own images and pushes them to
+# a registry on 127.0.0.1 the nodes pull from; it installs with kustomize, then with helm
+# (install, upgrade, uninstall). See README.md.
 # Part of make test; elsewhere than Linux as root it says why and skips, without building.
 e2e:
 	@if [ "$$(uname -s)" != Linux ] || [ "$$(id -u)" != 0 ]; then \
 	  echo "e2e skipped: real nodes (containerd, kubelets, cgroups) need Linux and root"; exit 0; fi; \
-	$(MAKE) --no-print-directory build control-plane kubelet; \
+	$(MAKE) --no-print-directory build control-plane kubelet helm; \
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" THREADAWARE_E2E=1 $(GOTEST) -timeout 30m ./test/e2e/...
 
 clean:

@@ -107,6 +107,10 @@ type NodeOptions struct {
 	Images []string
 	// PauseImage is the sandbox image (it must be one of Images).
 	PauseImage string
+	// Registries are registries on loopback (host:port) the node's containerd pulls from over
+	// plain HTTP, as a cluster pulls from its in-house registry. Anything else is pulled over
+	// HTTPS, which nothing on loopback serves.
+	Registries []string
 	// Kubelet is the kubelet binary. Empty: BinDir/kubelet, or PATH.
 	Kubelet string
 	// ReadyTimeout bounds the wait for the Node to be Ready. Defaults to 2 minutes.
@@ -229,6 +233,9 @@ func (cp *ControlPlane) StartNode(ctx context.Context, opts NodeOptions) (_ *Nod
 	if err := os.WriteFile(filepath.Join(dir, "cni", "10-loopback.conflist"),
 		[]byte(`{"cniVersion": "0.4.0", "name": "lo-only", "plugins": [{"type": "loopback"}]}`+"\n"), 0o644); err != nil {
 		return nil, err
+	}
+	if err := writeRegistryHosts(filepath.Join(dir, "certs.d"), opts.Registries); err != nil {
+		return nil, fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	cfg := filepath.Join(dir, "containerd.toml")
 	if err := os.WriteFile(cfg, []byte(containerdConfig(dir, n.Socket, opts.PauseImage)), 0o644); err != nil {
@@ -785,6 +792,9 @@ state = %q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %q
     conf_dir = %q
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # One folder per registry host, each with a hosts.toml (writeRegistryHosts).
+    config_path = %q
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -793,7 +803,7 @@ state = %q
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = %q
 `, filepath.Join(dir, "containerd", "root"), filepath.Join(dir, "containerd", "state"), socket, socket+".ttrpc",
-		pause, CNIBinDir, filepath.Join(dir, "cni"), filepath.Join(dir, "runc"))
+		pause, CNIBinDir, filepath.Join(dir, "cni"), filepath.Join(dir, "certs.d"), filepath.Join(dir, "runc"))
 }
 
 func kubeletConfig(n *Node, port, healthz int, reservedPIDs int64) string {

@@ -21,7 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// Image names the e2e imports; pods use them with imagePullPolicy: Never.
+// Image names as built. The e2e imports Pause into each node (a node image carries its sandbox
+// image) and pushes the others to a registry on loopback, from which the nodes pull them.
 const (
 	// Threadaware is the scheduler and thread-agent image, built as the Dockerfile says.
 	Threadaware = "threadaware.local/threadaware:e2e"
@@ -210,32 +211,46 @@ func CompileC(src, out string) error {
 // binaries in binDir (scheduler, thread-agent) and the C sources in root/hack/images. It
 // returns the tarballs' paths by image name.
 func BuildAll(root, binDir, outDir string) (map[string]string, error) {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	imgs, err := BuildImages(root, binDir, outDir)
+	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
+	for ref, img := range imgs {
+		p := filepath.Join(outDir, strings.NewReplacer("/", "_", ":", "_").Replace(ref)+".tar")
+		if err := Write(p, ref, img); err != nil {
+			return nil, fmt.Errorf("image %s: %w", ref, err)
+		}
+		out[ref] = p
+	}
+	return out, nil
+}
+
+// BuildImages builds the three images, by name, as BuildAll does; workDir receives the
+// compiled C programs. Push one to a registry, or Write it as a tarball.
+func BuildImages(root, binDir, workDir string) (map[string]v1.Image, error) {
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return nil, err
+	}
 	spec, err := ThreadawareSpec(filepath.Join(root, "Dockerfile"), binDir)
 	if err != nil {
 		return nil, err
 	}
 	specs := map[string]*Spec{Threadaware: spec}
 	for ref, prog := range map[string]string{Pause: "pause", ThreadWorkload: "thread-workload"} {
-		bin := filepath.Join(outDir, prog)
+		bin := filepath.Join(workDir, prog)
 		if err := CompileC(filepath.Join(root, "hack", "images", prog+".c"), bin); err != nil {
 			return nil, err
 		}
 		specs[ref] = &Spec{Files: []File{{Path: "/" + prog, Source: bin, Mode: 0o755}}, Entrypoint: []string{"/" + prog}}
 	}
+	out := map[string]v1.Image{}
 	for ref, s := range specs {
 		img, err := Build(s)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", ref, err)
 		}
-		p := filepath.Join(outDir, strings.NewReplacer("/", "_", ":", "_").Replace(ref)+".tar")
-		if err := Write(p, ref, img); err != nil {
-			return nil, fmt.Errorf("image %s: %w", ref, err)
-		}
-		out[ref] = p
+		out[ref] = img
 	}
 	return out, nil
 }

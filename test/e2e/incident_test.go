@@ -50,10 +50,15 @@ const (
 )
 
 type env struct {
-	cp     *controlplane.ControlPlane
-	client kubernetes.Interface
-	nodes  map[string]*controlplane.Node
-	peak   *peakPIDs
+	cp        *controlplane.ControlPlane
+	bin, root string
+	client    kubernetes.Interface
+	nodes     map[string]*controlplane.Node
+	peak      *peakPIDs
+	reg       *imageRegistry
+	// image is the project's image and workloadImage the thread workload's, in reg, pinned
+	// by digest.
+	image, workloadImage string
 }
 
 func TestIncidentOnRealNodes(t *testing.T) {
@@ -81,11 +86,22 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 
-	tars, err := images.BuildAll(root, bin, t.TempDir())
+	// The images: the sandbox image is imported into each node (a node image carries it); the
+	// project's image and the workload are pushed to a registry on 127.0.0.1 and pulled by
+	// the nodes, pinned by digest, with the pull policy the manifests ship.
+	work := t.TempDir()
+	imgs, err := images.BuildImages(root, bin, work)
 	if err != nil {
 		t.Fatalf("build images: %v", err)
 	}
-	t.Logf("images built in %v", time.Since(start).Round(time.Millisecond))
+	pauseTar := filepath.Join(work, "pause.tar")
+	if err := images.Write(pauseTar, images.Pause, imgs[images.Pause]); err != nil {
+		t.Fatal(err)
+	}
+	reg := startRegistry(t)
+	pinned := reg.push(t, ctx, "threadaware", imgs[images.Threadaware])
+	workloadImage := reg.push(t, ctx, "thread-workload", imgs[images.ThreadWorkload])
+	t.Logf("images built and pushed to %s in %v: %s, %s", reg.host, time.Since(start).Round(time.Millisecond), pinned, workloadImage)
 
 	cp, err := controlplane.Start(ctx, controlplane.Options{
 		BinDir: bin, Logf: t.Logf,
@@ -104,7 +120,7 @@ func TestIncidentOnRealNodes(t *testing.T) {
 			t.Errorf("stop: %v", err)
 		}
 	}()
-	e := &env{cp: cp, nodes: map[string]*controlplane.Node{}}
+	e := &env{cp: cp, bin: bin, root: root, nodes: map[string]*controlplane.Node{}, reg: reg, image: pinned, workloadImage: workloadImage}
 	if e.client, err = cp.Client(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +136,6 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	}
 
 	// Three real nodes, started side by side.
-	var tarList []string
-	for _, p := range tars {
-		tarList = append(tarList, p)
-	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var startErrs []error
@@ -132,7 +144,7 @@ func TestIncidentOnRealNodes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			n, err := cp.StartNode(ctx, controlplane.NodeOptions{Name: nb.name, PodPIDBudget: nb.budget,
-				Images: tarList, PauseImage: images.Pause, StaticPods: map[string]string{"static.yaml": staticPod}})
+				Images: []string{pauseTar}, Registries: []string{reg.host}, PauseImage: images.Pause, StaticPods: map[string]string{"static.yaml": staticPod}})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -158,12 +170,14 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	for _, o := range objs {
 		setAPIPort(t, o, port)
 		setKubeletCgroupRoot(t, o, cp.NodeCgroupPrefix())
+		pinImages(t, o, pinned)
 	}
 	if err := cp.Create(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
 	e.waitComponents(t, ctx)
-	t.Logf("scheduler and agents running after %v", time.Since(start).Round(time.Second))
+	e.expectPulled(t, ctx)
+	t.Logf("scheduler and agents running after %v, every node pulled %s", time.Since(start).Round(time.Second), pinned)
 
 	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: workloadNS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -172,7 +186,7 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	// 1. The incident: the default scheduler spreads the replicas evenly.
 	phase := time.Now()
 	e.peak.reset()
-	e.createWorkload(t, ctx, "incident-default", v1.DefaultSchedulerName, replicas)
+	e.createWorkload(t, ctx, workload{name: "incident-default", scheduler: v1.DefaultSchedulerName, replicas: replicas, threads: threadsPerPod})
 	e.waitBound(t, ctx, "incident-default", replicas)
 	if err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		r := e.report(t, ctx, "incident-default")
@@ -195,7 +209,7 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	// 2. The same Deployment under thread-aware-scheduler.
 	phase = time.Now()
 	e.peak.reset()
-	e.createWorkload(t, ctx, "incident-threadaware", manifests.SchedulerName, replicas)
+	e.createWorkload(t, ctx, workload{name: "incident-threadaware", scheduler: manifests.SchedulerName, replicas: replicas, threads: threadsPerPod})
 	e.waitBound(t, ctx, "incident-threadaware", replicas)
 	e.waitStarted(t, ctx, "incident-threadaware", replicas)
 	r = e.report(t, ctx, "incident-threadaware")
@@ -209,7 +223,7 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	// places them.
 	phase = time.Now()
 	e.peak.reset()
-	e.createWorkload(t, ctx, "incident-failover", manifests.SchedulerName, replicas/2)
+	e.createWorkload(t, ctx, workload{name: "incident-failover", scheduler: manifests.SchedulerName, replicas: replicas / 2, threads: threadsPerPod})
 	e.waitBound(t, ctx, "incident-failover", replicas/2)
 	leader, holder := e.killLeader(t, ctx)
 	scale, err := e.client.AppsV1().Deployments(workloadNS).GetScale(ctx, "incident-failover", metav1.GetOptions{})
@@ -237,6 +251,27 @@ func TestIncidentOnRealNodes(t *testing.T) {
 	r = e.report(t, ctx, "incident-failover")
 	t.Logf("failover, new leader %s (%v):\n%s", newHolder, time.Since(phase).Round(time.Second), r)
 	r.expectHealthy(t, replicas)
+	e.deleteWorkload(t, ctx, "incident-failover")
+
+	// 4. The same burst with nobody declaring its demand.
+	e.burstUnannotated(t, ctx)
+
+	// 5. Growth after placement, no descheduler: the crash loop stays where it is.
+	e.growth(t, ctx, "growth-alone", false)
+	e.deleteWorkload(t, ctx, "growth-alone")
+
+	// 6. Installed with Helm instead: the chart with the descheduler on.
+	phase = time.Now()
+	e.fromKustomizeToHelm(t, ctx, objs)
+	t.Logf("kustomize install removed, helm install (descheduler on) up after %v", time.Since(phase).Round(time.Second))
+
+	// 7. Growth after placement, with the thread-aware descheduler.
+	e.growth(t, ctx, "growth-relieved", true)
+	e.deleteWorkload(t, ctx, "growth-relieved")
+
+	// 8. helm upgrade while pods are placed; 9. helm uninstall leaves nothing of the project.
+	e.helmUpgradeWhilePlacing(t, ctx)
+	e.helmUninstall(t, ctx)
 	t.Logf("e2e wall time %v", time.Since(start).Round(time.Second))
 }
 
@@ -371,24 +406,45 @@ func (e *env) waitComponents(t *testing.T, ctx context.Context) {
 	}
 }
 
-func (e *env) createWorkload(t *testing.T, ctx context.Context, name, scheduler string, n int32) {
+// workload is a Deployment of the thread workload.
+type workload struct {
+	name, scheduler string
+	replicas        int32
+	// threads each replica starts at once; with growTo, it grows to growTo threads
+	// growAfter later (the program's second and third arguments).
+	threads, growTo int
+	growAfter       time.Duration
+	// unannotated leaves out threadaware.io/expected-threads: nobody declared the demand.
+	unannotated bool
+}
+
+func (e *env) createWorkload(t *testing.T, ctx context.Context, w workload) {
 	t.Helper()
-	labels := map[string]string{"app": name}
+	labels := map[string]string{"app": w.name}
+	args := []string{strconv.Itoa(w.threads)}
+	peak := w.threads
+	if w.growTo > 0 {
+		args = append(args, strconv.Itoa(w.growTo), strconv.Itoa(int(w.growAfter.Seconds())))
+		peak = w.growTo
+	}
+	annotations := map[string]string{threadinfo.AnnotationExpectedThreads: strconv.Itoa(peak)}
+	if w.unannotated {
+		annotations = nil
+	}
 	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: workloadNS},
+		ObjectMeta: metav1.ObjectMeta{Name: w.name, Namespace: workloadNS},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(n),
+			Replicas: ptr.To(w.replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: v1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels,
-					Annotations: map[string]string{threadinfo.AnnotationExpectedThreads: strconv.Itoa(threadsPerPod)}},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
 				Spec: v1.PodSpec{
-					SchedulerName:                 scheduler,
+					SchedulerName:                 w.scheduler,
 					HostNetwork:                   true,
 					TerminationGracePeriodSeconds: ptr.To[int64](1),
 					Containers: []v1.Container{{
-						Name: containerName, Image: images.ThreadWorkload, ImagePullPolicy: v1.PullNever,
-						Args: []string{strconv.Itoa(threadsPerPod)},
+						Name: containerName, Image: e.workloadImage, ImagePullPolicy: v1.PullIfNotPresent,
+						Args: args,
 						Resources: v1.ResourceRequirements{Requests: v1.ResourceList{
 							v1.ResourceCPU: resource.MustParse("10m"), v1.ResourceMemory: resource.MustParse("32Mi")}},
 					}},
