@@ -191,6 +191,77 @@ func TestValues(t *testing.T) {
 			},
 		},
 		{
+			name:   "scheduler serving on another port",
+			values: "scheduler: {securePort: 10300}",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", "--secure-port=10300", at(schedCtr, "args", 2)...),
+				obj("Deployment", ns, "thread-aware-scheduler", int64(10300), at(schedCtr, "ports", 0, "containerPort")...),
+				obj("Deployment", ns, "thread-aware-scheduler", "https", at(schedCtr, "livenessProbe", "httpGet", "port")...),
+			},
+		},
+		{
+			// What a cluster without a pod network needs (ci/realnodes-values.yaml).
+			name: "scheduler on the host's network, serving nothing",
+			values: "scheduler: {securePort: 0, hostNetwork: true, extraArgs: [--kube-api-qps=100, '--feature-gates=A=true,B=false'], " +
+				"env: [{name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}, {name: GOMAXPROCS, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}]}",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", true, "spec", "template", "spec", "hostNetwork"),
+				obj("Deployment", ns, "thread-aware-scheduler", []any{"--config=/etc/threadaware/scheduler-config.yaml", "--v=2", "--secure-port=0",
+					"--kube-api-qps=100", "--feature-gates=A=true,B=false"}, at(schedCtr, "args")...),
+				obj("Deployment", ns, "thread-aware-scheduler", []any{
+					map[string]any{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+					map[string]any{"name": "GOMAXPROCS", "valueFrom": map[string]any{"resourceFieldRef": map[string]any{"resource": "limits.cpu"}}},
+				}, at(schedCtr, "env")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "ports")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "startupProbe")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "livenessProbe")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "readinessProbe")...),
+				// The agent keeps its own settings.
+				obj("DaemonSet", ns, "thread-agent", nil, "spec", "template", "spec", "hostNetwork"),
+			},
+		},
+		{
+			name: "defaults: pod network, no extra args or env, serving",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", nil, "spec", "template", "spec", "hostNetwork"),
+				obj("Deployment", ns, "thread-aware-scheduler", []any{"--config=/etc/threadaware/scheduler-config.yaml", "--v=2"}, at(schedCtr, "args")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "env")...),
+				obj("Deployment", ns, "thread-aware-scheduler", int64(10259), at(schedCtr, "ports", 0, "containerPort")...),
+				obj("DaemonSet", ns, "thread-agent", nil, "spec", "template", "spec", "hostNetwork"),
+				obj("DaemonSet", ns, "thread-agent", "--metrics-bind-address=:8080", at(agentCtr, "args", 5)...),
+				obj("DaemonSet", ns, "thread-agent", int64(8080), at(agentCtr, "ports", 0, "containerPort")...),
+				obj("DaemonSet", ns, "thread-agent", "metrics", at(agentCtr, "readinessProbe", "httpGet", "port")...),
+				obj("DaemonSet", ns, "thread-agent", nil, at(agentCtr, "env", 1)...),
+			},
+		},
+		{
+			name:   "agent metrics on another address",
+			values: "agent: {metricsBindAddress: '0.0.0.0:9100'}",
+			checks: []check{
+				obj("DaemonSet", ns, "thread-agent", "--metrics-bind-address=0.0.0.0:9100", at(agentCtr, "args", 5)...),
+				obj("DaemonSet", ns, "thread-agent", int64(9100), at(agentCtr, "ports", 0, "containerPort")...),
+				obj("DaemonSet", ns, "thread-agent", "metrics", at(agentCtr, "livenessProbe", "httpGet", "port")...),
+			},
+		},
+		{
+			name: "agent on the host's network, serving nothing",
+			values: "agent: {metricsBindAddress: '', hostNetwork: true, kubeletCgroupRoot: /kubelet, extraArgs: [--once], " +
+				"env: [{name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}, {name: KUBERNETES_SERVICE_PORT, value: '6443'}]}",
+			checks: []check{
+				obj("DaemonSet", ns, "thread-agent", true, "spec", "template", "spec", "hostNetwork"),
+				obj("DaemonSet", ns, "thread-agent", "--metrics-bind-address=", at(agentCtr, "args", 5)...),
+				obj("DaemonSet", ns, "thread-agent", "--kubelet-cgroup-root=/kubelet", at(agentCtr, "args", 7)...),
+				obj("DaemonSet", ns, "thread-agent", "--once", at(agentCtr, "args", 8)...),
+				obj("DaemonSet", ns, "thread-agent", "NODE_NAME", at(agentCtr, "env", 0, "name")...),
+				obj("DaemonSet", ns, "thread-agent", map[string]any{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"}, at(agentCtr, "env", 1)...),
+				obj("DaemonSet", ns, "thread-agent", map[string]any{"name": "KUBERNETES_SERVICE_PORT", "value": "6443"}, at(agentCtr, "env", 2)...),
+				obj("DaemonSet", ns, "thread-agent", nil, at(agentCtr, "ports")...),
+				obj("DaemonSet", ns, "thread-agent", nil, at(agentCtr, "livenessProbe")...),
+				obj("DaemonSet", ns, "thread-agent", nil, at(agentCtr, "readinessProbe")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, "spec", "template", "spec", "hostNetwork"),
+			},
+		},
+		{
 			name:   "no agent",
 			values: "agent: {enabled: false}",
 			checks: []check{
@@ -331,6 +402,23 @@ func TestBadValues(t *testing.T) {
 		{name: "weight above 100", values: "pluginConfig: [{name: ThreadAware, args: {spreadWeight: 101}}]", wantErr: []string{"/pluginConfig/0/args/spreadWeight"}},
 		{name: "unknown ThreadAware arg", values: "pluginConfig: [{name: ThreadAware, args: {headroom: 10}}]", wantErr: []string{"/pluginConfig/0/args", "headroom"}},
 		{name: "scheduler name not a DNS label", values: "scheduler: {name: Thread_Aware}", wantErr: []string{"/scheduler/name"}},
+		{name: "negative secure port", values: "scheduler: {securePort: -1}", wantErr: []string{"/scheduler/securePort"}},
+		{name: "secure port above 65535", values: "scheduler: {securePort: 65536}", wantErr: []string{"/scheduler/securePort"}},
+		{name: "secure port as a string", values: "scheduler: {securePort: '10259'}", wantErr: []string{"/scheduler/securePort", "integer"}},
+		{name: "no secure port", values: "scheduler: {securePort: null}", wantErr: []string{"/scheduler", "securePort"}},
+		{name: "host network as a string", values: "agent: {hostNetwork: 'yes'}", wantErr: []string{"/agent/hostNetwork", "boolean"}},
+		{name: "extra args not a list", values: "scheduler: {extraArgs: --v=4}", wantErr: []string{"/scheduler/extraArgs", "array"}},
+		{name: "extra arg not a flag", values: "agent: {extraArgs: [v=4]}", wantErr: []string{"/agent/extraArgs/0"}},
+		{name: "env value a number", values: "scheduler: {env: [{name: KUBERNETES_SERVICE_PORT, value: 6443}]}", wantErr: []string{"/scheduler/env/0/value", "string"}},
+		{name: "env without a name", values: "agent: {env: [{value: x}]}", wantErr: []string{"/agent/env/0", "name"}},
+		{name: "env unknown key", values: "agent: {env: [{name: A, val: x}]}", wantErr: []string{"/agent/env/0", "val"}},
+		{name: "env value and valueFrom", values: "agent: {env: [{name: A, value: x, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]}", wantErr: []string{"/agent/env/0"}},
+		{name: "metrics address without a port", values: "agent: {metricsBindAddress: '0.0.0.0'}", wantErr: []string{"/agent/metricsBindAddress"}},
+		{name: "metrics address a bare port", values: "agent: {metricsBindAddress: '8080'}", wantErr: []string{"/agent/metricsBindAddress"}},
+		{name: "metrics port 0", values: "agent: {metricsBindAddress: ':0'}", wantErr: []string{"/agent/metricsBindAddress"}},
+		{name: "metrics port above 65535", values: "agent: {metricsBindAddress: ':65536'}", wantErr: []string{"/agent/metricsBindAddress"}},
+		{name: "monitoring without the scheduler's port", values: "monitoring: {enabled: true}\nscheduler: {securePort: 0}", wantErr: []string{"monitoring.enabled scrapes the scheduler's secure port, which scheduler.securePort: 0 turns off"}},
+		{name: "monitoring without the agent's metrics", values: "monitoring: {enabled: true}\nagent: {metricsBindAddress: ''}", wantErr: []string{`monitoring.enabled scrapes the agent's metrics, which agent.metricsBindAddress: "" turns off`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := render(t, namespace, kubeVersion, tt.values)
