@@ -88,7 +88,7 @@ chart: helm
 # tests: the chart against kustomize object by object, every value, the schema's refusals.
 test-chart: helm
 	$(OUT)/bin/helm lint --strict charts/threadaware
-	$(OUT)/bin/helm lint --strict charts/threadaware --set monitoring.enabled=true
+	$(OUT)/bin/helm lint --strict charts/threadaware --set monitoring.enabled=true,descheduler.enabled=true
 	cd hack/chart && $(GOTEST) ./...
 
 # etcd, kube-apiserver and kube-controller-manager, built from this module's own graph.
