@@ -138,20 +138,24 @@ func TestChartEqualsKustomize(t *testing.T) {
 			},
 		},
 		{
+			// The example overlay carries the descheduler.
 			name:      "overlays/example",
 			kustomize: []string{manifestsDir + "/overlays/example"},
 			values: map[string]any{
-				"scheduler": map[string]any{"image": image("registry.example.com/threadaware", "v0.1.0"), "verbosity": 4},
-				"agent":     map[string]any{"image": image("registry.example.com/threadaware", "v0.1.0")},
+				"scheduler":   map[string]any{"image": image("registry.example.com/threadaware", "v0.1.0"), "verbosity": 4},
+				"agent":       map[string]any{"image": image("registry.example.com/threadaware", "v0.1.0")},
+				"descheduler": map[string]any{"enabled": true, "image": image("registry.example.com/threadaware", "v0.1.0")},
 			},
 		},
 		{
+			// The example overlay and the monitoring component.
 			name:      "overlays/monitoring",
 			kustomize: []string{manifestsDir + "/overlays/monitoring"},
 			values: map[string]any{
-				"scheduler":  map[string]any{"image": image("registry.example.com/threadaware", "v0.1.0"), "verbosity": 4},
-				"agent":      map[string]any{"image": image("registry.example.com/threadaware", "v0.1.0")},
-				"monitoring": map[string]any{"enabled": true},
+				"scheduler":   map[string]any{"image": image("registry.example.com/threadaware", "v0.1.0"), "verbosity": 4},
+				"agent":       map[string]any{"image": image("registry.example.com/threadaware", "v0.1.0")},
+				"descheduler": map[string]any{"enabled": true, "image": image("registry.example.com/threadaware", "v0.1.0")},
+				"monitoring":  map[string]any{"enabled": true},
 			},
 		},
 	} {
