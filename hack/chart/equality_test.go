@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,7 +18,23 @@ const (
 	kubeVersion  = "v1.37.2"
 	configKey    = "scheduler-config.yaml"
 	policyKey    = "policy.yaml"
+	// The real-node e2e's settings (manifests/overlays/realnodes), in chart-testing's ci/.
+	realNodesValues = chartDir + "/ci/realnodes-values.yaml"
 )
+
+// valuesFile reads a values file as Helm does (helm -f).
+func valuesFile(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
 
 // The differences between the chart and kustomize that are by design. normalize removes
 // exactly these and nothing else; everything it does not remove must be equal.
@@ -157,6 +174,13 @@ func TestChartEqualsKustomize(t *testing.T) {
 				"descheduler": map[string]any{"enabled": true, "image": image("registry.example.com/threadaware", "v0.1.0")},
 				"monitoring":  map[string]any{"enabled": true},
 			},
+		},
+		{
+			// The seam the real-node e2e relies on: helm install with ci/realnodes-values.yaml
+			// installs what the overlay does.
+			name:      "overlays/realnodes",
+			kustomize: []string{manifestsDir + "/overlays/realnodes"},
+			values:    valuesFile(t, realNodesValues),
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
