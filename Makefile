@@ -84,11 +84,13 @@ helm:
 chart: helm
 	$(OUT)/bin/helm package charts/threadaware --destination $(OUT)
 
-# The chart: helm lint --strict (defaults, and with every optional part on), and hack/chart's
-# tests: the chart against kustomize object by object, every value, the schema's refusals.
+# The chart: helm lint --strict (defaults, with every optional part on, and with the real-node
+# e2e's values, ci/realnodes-values.yaml), and hack/chart's tests: the chart against kustomize
+# object by object, every value, the schema's refusals.
 test-chart: helm
 	$(OUT)/bin/helm lint --strict charts/threadaware
-	$(OUT)/bin/helm lint --strict charts/threadaware --set monitoring.enabled=true
+	$(OUT)/bin/helm lint --strict charts/threadaware --set monitoring.enabled=true,descheduler.enabled=true
+	$(OUT)/bin/helm lint --strict charts/threadaware -f charts/threadaware/ci/realnodes-values.yaml
 	cd hack/chart && $(GOTEST) ./...
 
 # etcd, kube-apiserver and kube-controller-manager, built from this module's own graph.

@@ -22,7 +22,8 @@ const (
 
 // TestDeschedulerDeployment: the Deployment runs the image's descheduler with leader election
 // on its own Lease, and the policy file it reads is policy.yaml, byte for byte, through the
-// generated ConfigMap mounted over its folder.
+// generated ConfigMap mounted over its folder. The example overlay carries it with the
+// overlay's image.
 func TestDeschedulerDeployment(t *testing.T) {
 	objs := build(t, deschedulerDir)
 	d := get[appsv1.Deployment](t, objs, "Deployment", manifests.Namespace, deschedulerDeployment)
@@ -59,6 +60,12 @@ func TestDeschedulerDeployment(t *testing.T) {
 	}
 	if cm.Data["policy.yaml"] != string(file) {
 		t.Errorf("the ConfigMap's policy.yaml differs from descheduler/policy.yaml")
+	}
+
+	example := build(t, "overlays/example")
+	ed := get[appsv1.Deployment](t, example, "Deployment", manifests.Namespace, deschedulerDeployment)
+	if img := ed.Spec.Template.Spec.Containers[0].Image; !strings.HasPrefix(img, "registry.example.com/threadaware:") {
+		t.Errorf("example overlay: descheduler image %q, want the overlay's registry image", img)
 	}
 }
 

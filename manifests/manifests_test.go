@@ -159,9 +159,9 @@ func images(t *testing.T, o *unstructured.Unstructured) []string {
 }
 
 func TestExampleOverlay(t *testing.T) {
-	// The overlay is the base: the chart renders the same objects (hack/chart), and the chart
-	// does not carry the descheduler yet, which is applied on its own (docs/remediate.md).
-	base, overlay := build(t, baseDir), build(t, overlayDir)
+	// The overlay is the base and the optional descheduler; the chart renders the same objects
+	// with descheduler.enabled (hack/chart).
+	base, overlay := slices.Concat(build(t, baseDir), build(t, deschedulerDir)), build(t, overlayDir)
 	if diff := cmp.Diff(ids(base), ids(overlay)); diff != "" {
 		t.Errorf("the overlay adds or drops objects (-base,+overlay):\n%s", diff)
 	}

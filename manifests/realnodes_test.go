@@ -12,7 +12,8 @@ import (
 
 // TestRealNodesOverlay: the real-node e2e's overlay changes only what a local cluster of
 // several kubelets on one loopback must (see its kustomization.yaml); every other object and
-// field is the base's.
+// field is the base's, the pull policy included: the image comes from a registry, as on a
+// user's cluster.
 func TestRealNodesOverlay(t *testing.T) {
 	base := build(t, baseDir)
 	overlay := build(t, "overlays/realnodes")
@@ -23,8 +24,7 @@ func TestRealNodesOverlay(t *testing.T) {
 	local := func(spec *corev1.PodSpec) {
 		spec.HostNetwork = true
 		c := &spec.Containers[0]
-		c.Image = "threadaware.local/threadaware:e2e"
-		c.ImagePullPolicy = corev1.PullNever
+		c.Image = "127.0.0.1:5000/threadaware:e2e"
 		c.Ports, c.StartupProbe, c.LivenessProbe, c.ReadinessProbe = nil, nil, nil, nil
 		c.Env = append(c.Env, apiEnv...)
 	}

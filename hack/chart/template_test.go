@@ -31,7 +31,8 @@ func find(r *Rendered, kind, ns, name string) *unstructured.Unstructured {
 }
 
 // field reads a field of an object by its path, where a number step indexes a list; for the
-// scheduler's ConfigMap, a path under data.scheduler-config.yaml reads the decoded file.
+// scheduler's and the descheduler's ConfigMaps, a path under data.scheduler-config.yaml or
+// data.policy.yaml reads the decoded file.
 func field(t *testing.T, o *unstructured.Unstructured, path ...any) any {
 	t.Helper()
 	var cur any = o.Object
@@ -43,7 +44,7 @@ func field(t *testing.T, o *unstructured.Unstructured, path ...any) any {
 				return nil
 			}
 			cur = m[k]
-			if s, ok := cur.(string); ok && k == configKey && i < len(path)-1 {
+			if s, ok := cur.(string); ok && (k == configKey || k == policyKey) && i < len(path)-1 {
 				var cfg any
 				if err := yaml.Unmarshal([]byte(s), &cfg); err != nil {
 					t.Fatal(err)
@@ -77,8 +78,17 @@ func gone(kind, ns, name string) check { return check{kind: kind, ns: ns, name: 
 var (
 	schedCtr   = []any{"spec", "template", "spec", "containers", 0}
 	agentCtr   = []any{"spec", "template", "spec", "containers", 0}
+	deschCtr   = []any{"spec", "template", "spec", "containers", 0}
 	profile    = []any{"data", configKey, "profiles", 0}
 	leaderElec = []any{"data", configKey, "leaderElection"}
+	policy     = []any{"data", policyKey}
+	budgetArgs = []any{"data", policyKey, "profiles", 0, "pluginConfig", 1, "args"}
+)
+
+const (
+	desched       = "thread-aware-descheduler"
+	deschedPolicy = "thread-aware-descheduler-policy"
+	deschedLE     = "thread-aware-descheduler-leader-election"
 )
 
 func at(base []any, rest ...any) []any { return append(append([]any{}, base...), rest...) }
@@ -191,6 +201,177 @@ func TestValues(t *testing.T) {
 			},
 		},
 		{
+			name:   "scheduler serving on another port",
+			values: "scheduler: {securePort: 10300}",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", "--secure-port=10300", at(schedCtr, "args", 2)...),
+				obj("Deployment", ns, "thread-aware-scheduler", int64(10300), at(schedCtr, "ports", 0, "containerPort")...),
+				obj("Deployment", ns, "thread-aware-scheduler", "https", at(schedCtr, "livenessProbe", "httpGet", "port")...),
+			},
+		},
+		{
+			// What a cluster without a pod network needs (ci/realnodes-values.yaml).
+			name: "scheduler on the host's network, serving nothing",
+			values: "scheduler: {securePort: 0, hostNetwork: true, extraArgs: [--kube-api-qps=100, '--feature-gates=A=true,B=false'], " +
+				"env: [{name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}, {name: GOMAXPROCS, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}]}",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", true, "spec", "template", "spec", "hostNetwork"),
+				obj("Deployment", ns, "thread-aware-scheduler", []any{"--config=/etc/threadaware/scheduler-config.yaml", "--v=2", "--secure-port=0",
+					"--kube-api-qps=100", "--feature-gates=A=true,B=false"}, at(schedCtr, "args")...),
+				obj("Deployment", ns, "thread-aware-scheduler", []any{
+					map[string]any{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+					map[string]any{"name": "GOMAXPROCS", "valueFrom": map[string]any{"resourceFieldRef": map[string]any{"resource": "limits.cpu"}}},
+				}, at(schedCtr, "env")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "ports")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "startupProbe")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "livenessProbe")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "readinessProbe")...),
+				// The agent keeps its own settings.
+				obj("DaemonSet", ns, "thread-agent", nil, "spec", "template", "spec", "hostNetwork"),
+			},
+		},
+		{
+			name: "defaults: pod network, no extra args or env, serving",
+			checks: []check{
+				obj("Deployment", ns, "thread-aware-scheduler", nil, "spec", "template", "spec", "hostNetwork"),
+				obj("Deployment", ns, "thread-aware-scheduler", []any{"--config=/etc/threadaware/scheduler-config.yaml", "--v=2"}, at(schedCtr, "args")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, at(schedCtr, "env")...),
+				obj("Deployment", ns, "thread-aware-scheduler", int64(10259), at(schedCtr, "ports", 0, "containerPort")...),
+				obj("DaemonSet", ns, "thread-agent", nil, "spec", "template", "spec", "hostNetwork"),
+				obj("DaemonSet", ns, "thread-agent", "--metrics-bind-address=:8080", at(agentCtr, "args", 5)...),
+				obj("DaemonSet", ns, "thread-agent", int64(8080), at(agentCtr, "ports", 0, "containerPort")...),
+				obj("DaemonSet", ns, "thread-agent", "metrics", at(agentCtr, "readinessProbe", "httpGet", "port")...),
+				obj("DaemonSet", ns, "thread-agent", nil, at(agentCtr, "env", 1)...),
+			},
+		},
+		{
+			name:   "agent metrics on another address",
+			values: "agent: {metricsBindAddress: '0.0.0.0:9100'}",
+			checks: []check{
+				obj("DaemonSet", ns, "thread-agent", "--metrics-bind-address=0.0.0.0:9100", at(agentCtr, "args", 5)...),
+				obj("DaemonSet", ns, "thread-agent", int64(9100), at(agentCtr, "ports", 0, "containerPort")...),
+				obj("DaemonSet", ns, "thread-agent", "metrics", at(agentCtr, "livenessProbe", "httpGet", "port")...),
+			},
+		},
+		{
+			name: "agent on the host's network, serving nothing",
+			values: "agent: {metricsBindAddress: '', hostNetwork: true, kubeletCgroupRoot: /kubelet, extraArgs: [--once], " +
+				"env: [{name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}, {name: KUBERNETES_SERVICE_PORT, value: '6443'}]}",
+			checks: []check{
+				obj("DaemonSet", ns, "thread-agent", true, "spec", "template", "spec", "hostNetwork"),
+				obj("DaemonSet", ns, "thread-agent", "--metrics-bind-address=", at(agentCtr, "args", 5)...),
+				obj("DaemonSet", ns, "thread-agent", "--kubelet-cgroup-root=/kubelet", at(agentCtr, "args", 7)...),
+				obj("DaemonSet", ns, "thread-agent", "--once", at(agentCtr, "args", 8)...),
+				obj("DaemonSet", ns, "thread-agent", "NODE_NAME", at(agentCtr, "env", 0, "name")...),
+				obj("DaemonSet", ns, "thread-agent", map[string]any{"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"}, at(agentCtr, "env", 1)...),
+				obj("DaemonSet", ns, "thread-agent", map[string]any{"name": "KUBERNETES_SERVICE_PORT", "value": "6443"}, at(agentCtr, "env", 2)...),
+				obj("DaemonSet", ns, "thread-agent", nil, at(agentCtr, "ports")...),
+				obj("DaemonSet", ns, "thread-agent", nil, at(agentCtr, "livenessProbe")...),
+				obj("DaemonSet", ns, "thread-agent", nil, at(agentCtr, "readinessProbe")...),
+				obj("Deployment", ns, "thread-aware-scheduler", nil, "spec", "template", "spec", "hostNetwork"),
+			},
+		},
+		{
+			name: "no descheduler by default",
+			checks: []check{
+				gone("Deployment", ns, desched),
+				gone("ConfigMap", ns, deschedPolicy),
+				gone("ServiceAccount", ns, desched),
+				gone("ClusterRole", "", "threadaware:"+desched),
+				gone("ClusterRoleBinding", "", "threadaware:"+desched),
+				gone("Role", ns, deschedLE),
+				gone("RoleBinding", ns, deschedLE),
+			},
+		},
+		{
+			name:   "descheduler at its defaults",
+			values: "descheduler: {enabled: true}",
+			checks: []check{
+				obj("Deployment", ns, desched, "threadaware:v0.2.0-k8s1.37", at(deschCtr, "image")...),
+				obj("Deployment", ns, desched, int64(1), "spec", "replicas"),
+				obj("Deployment", ns, desched, []any{"--policy-config-file=/etc/threadaware/policy.yaml", "--descheduling-interval=1m",
+					"--leader-elect=true", "--leader-elect-resource-namespace=" + ns, "--leader-elect-resource-name=" + desched, "--v=2"}, at(deschCtr, "args")...),
+				obj("Deployment", ns, desched, int64(10258), at(deschCtr, "ports", 0, "containerPort")...),
+				obj("Deployment", ns, desched, "/healthz", at(deschCtr, "livenessProbe", "httpGet", "path")...),
+				obj("Deployment", ns, desched, deschedPolicy, "spec", "template", "spec", "volumes", 0, "configMap", "name"),
+				obj("Deployment", ns, desched, nil, "spec", "template", "spec", "hostNetwork"),
+				obj("ConfigMap", ns, deschedPolicy, float64(1), at(policy, "maxNoOfPodsToEvictPerNode")...),
+				obj("ConfigMap", ns, deschedPolicy, float64(3), at(policy, "maxNoOfPodsToEvictTotal")...),
+				obj("ConfigMap", ns, deschedPolicy, "ThreadBudget", at(budgetArgs[:len(budgetArgs)-1], "name")...),
+				obj("ConfigMap", ns, deschedPolicy, map[string]any{"headroomPercent": float64(10), "defaultPodThreads": float64(100), "maxSampleAge": "3m", "cappedDemandPercent": float64(200)}, budgetArgs...),
+				obj("Role", ns, deschedLE, desched, "rules", 1, "resourceNames", 0),
+				obj("RoleBinding", ns, deschedLE, desched, "subjects", 0, "name"),
+				obj("ClusterRoleBinding", "", "threadaware:"+desched, desched, "subjects", 0, "name"),
+			},
+		},
+		{
+			name: "descheduler flags and pod settings",
+			values: "descheduler: {enabled: true, image: {repository: r.example/ta, digest: " + digest + ", pullPolicy: Always}, replicaCount: 2, interval: 30s, dryRun: true, verbosity: 4, " +
+				"securePort: 10300, hostNetwork: true, extraArgs: [--client-connection-qps=20], env: [{name: GOMAXPROCS, value: '1'}], priorityClassName: '', " +
+				"resources: {requests: {cpu: 1}}, nodeSelector: {pool: system}, affinity: {nodeAffinity: {}}, tolerations: [{key: k, operator: Exists}]}",
+			checks: []check{
+				obj("Deployment", ns, desched, "r.example/ta@"+digest, at(deschCtr, "image")...),
+				obj("Deployment", ns, desched, "Always", at(deschCtr, "imagePullPolicy")...),
+				obj("Deployment", ns, desched, int64(2), "spec", "replicas"),
+				obj("Deployment", ns, desched, []any{"--policy-config-file=/etc/threadaware/policy.yaml", "--descheduling-interval=30s",
+					"--leader-elect=true", "--leader-elect-resource-namespace=" + ns, "--leader-elect-resource-name=" + desched, "--v=4",
+					"--dry-run", "--secure-port=10300", "--client-connection-qps=20"}, at(deschCtr, "args")...),
+				obj("Deployment", ns, desched, int64(10300), at(deschCtr, "ports", 0, "containerPort")...),
+				obj("Deployment", ns, desched, true, "spec", "template", "spec", "hostNetwork"),
+				obj("Deployment", ns, desched, []any{map[string]any{"name": "GOMAXPROCS", "value": "1"}}, at(deschCtr, "env")...),
+				obj("Deployment", ns, desched, nil, "spec", "template", "spec", "priorityClassName"),
+				obj("Deployment", ns, desched, map[string]any{"requests": map[string]any{"cpu": int64(1), "memory": "128Mi"}}, at(deschCtr, "resources")...),
+				obj("Deployment", ns, desched, map[string]any{"pool": "system"}, "spec", "template", "spec", "nodeSelector"),
+				obj("Deployment", ns, desched, map[string]any{"nodeAffinity": map[string]any{}}, "spec", "template", "spec", "affinity"),
+				obj("Deployment", ns, desched, "k", "spec", "template", "spec", "tolerations", 0, "key"),
+			},
+		},
+		{
+			name:   "descheduler without leader election, serving nothing",
+			values: "descheduler: {enabled: true, leaderElect: false, securePort: 0}",
+			checks: []check{
+				obj("Deployment", ns, desched, []any{"--policy-config-file=/etc/threadaware/policy.yaml", "--descheduling-interval=1m",
+					"--leader-elect=false", "--v=2", "--secure-port=0"}, at(deschCtr, "args")...),
+				obj("Deployment", ns, desched, nil, at(deschCtr, "ports")...),
+				obj("Deployment", ns, desched, nil, at(deschCtr, "livenessProbe")...),
+				gone("Role", ns, deschedLE),
+				gone("RoleBinding", ns, deschedLE),
+				obj("ClusterRole", "", "threadaware:"+desched, "pods/eviction", "rules", 1, "resources", 0),
+			},
+		},
+		{
+			name: "descheduler policy knobs",
+			values: "descheduler: {enabled: true, policy: {maxNoOfPodsToEvictPerNode: 2, maxNoOfPodsToEvictTotal: null, threadBudget: " +
+				"{headroomPercent: 15, defaultPodThreads: 50, maxSampleAge: 5m, cappedDemandPercent: 300, evictableNamespaces: {exclude: [kube-system]}}}}",
+			checks: []check{
+				obj("ConfigMap", ns, deschedPolicy, float64(2), at(policy, "maxNoOfPodsToEvictPerNode")...),
+				obj("ConfigMap", ns, deschedPolicy, nil, at(policy, "maxNoOfPodsToEvictTotal")...),
+				obj("ConfigMap", ns, deschedPolicy, map[string]any{"headroomPercent": float64(15), "defaultPodThreads": float64(50), "maxSampleAge": "5m",
+					"cappedDemandPercent": float64(300), "evictableNamespaces": map[string]any{"exclude": []any{"kube-system"}}}, budgetArgs...),
+				// The rest of the policy is the file's.
+				obj("ConfigMap", ns, deschedPolicy, "descheduler/v1alpha2", at(policy, "apiVersion")...),
+				obj("ConfigMap", ns, deschedPolicy, map[string]any{"name": "DefaultEvictor", "args": map[string]any{}}, at(policy, "profiles", 0, "pluginConfig", 0)...),
+				obj("ConfigMap", ns, deschedPolicy, []any{"ThreadBudget"}, at(policy, "profiles", 0, "plugins", "balance", "enabled")...),
+			},
+		},
+		{
+			// One pluginConfig: ThreadBudget's shared args follow ThreadAware's, and where
+			// ThreadAware's leave one out, the file's (ThreadAware's default) stays.
+			name:   "descheduler follows the scheduler's args",
+			values: "descheduler: {enabled: true, policy: {threadBudget: {cappedDemandPercent: null}}}\npluginConfig: [{name: ThreadAware, args: {headroomPercent: 20, maxSampleAge: 90s}}]",
+			checks: []check{
+				obj("ConfigMap", ns, deschedPolicy, map[string]any{"headroomPercent": float64(20), "defaultPodThreads": float64(100), "maxSampleAge": "90s"}, budgetArgs...),
+			},
+		},
+		{
+			name:   "descheduler args set apart from the scheduler's",
+			values: "descheduler: {enabled: true, policy: {threadBudget: {headroomPercent: 5}}}\npluginConfig: [{name: ThreadAware, args: {headroomPercent: 20, defaultPodThreads: 10}}]",
+			checks: []check{
+				obj("ConfigMap", ns, deschedPolicy, float64(5), at(budgetArgs, "headroomPercent")...),
+				obj("ConfigMap", ns, deschedPolicy, float64(10), at(budgetArgs, "defaultPodThreads")...),
+			},
+		},
+		{
 			name:   "no agent",
 			values: "agent: {enabled: false}",
 			checks: []check{
@@ -217,8 +398,12 @@ func TestValues(t *testing.T) {
 		{
 			name:   "another namespace",
 			ns:     "tasks",
-			values: "monitoring: {enabled: true}",
+			values: "monitoring: {enabled: true}\ndescheduler: {enabled: true}",
 			checks: []check{
+				obj("Deployment", "tasks", desched, "--leader-elect-resource-namespace=tasks", at(deschCtr, "args", 3)...),
+				obj("ClusterRoleBinding", "", "threadaware:"+desched, "tasks", "subjects", 0, "namespace"),
+				obj("RoleBinding", "tasks", deschedLE, "tasks", "subjects", 0, "namespace"),
+				obj("ConfigMap", "tasks", deschedPolicy, "tasks", "metadata", "namespace"),
 				obj("ValidatingAdmissionPolicy", "", "threadaware-thread-agent-own-node",
 					"request.userInfo.username == 'system:serviceaccount:tasks:thread-agent'", "spec", "matchConditions", 0, "expression"),
 				obj("ClusterRoleBinding", "", "threadaware:thread-agent", "tasks", "subjects", 0, "namespace"),
@@ -289,6 +474,40 @@ func TestConfigChecksum(t *testing.T) {
 	}
 }
 
+// TestPolicyChecksum: a change of the descheduler's policy, including one that follows from
+// the scheduler's args, changes its pod template (so the Deployment rolls), and a change
+// elsewhere does not.
+func TestPolicyChecksum(t *testing.T) {
+	sum := func(values string) string {
+		r, err := render(t, namespace, kubeVersion, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := find(r, "Deployment", namespace, desched)
+		s, _ := field(t, d, "spec", "template", "metadata", "annotations", "checksum/config").(string)
+		if s == "" {
+			t.Fatalf("%s: no checksum/config", values)
+		}
+		return s
+	}
+	const on = "descheduler: {enabled: true}\n"
+	base := sum(on)
+	for _, values := range []string{
+		"descheduler: {enabled: true, policy: {maxNoOfPodsToEvictTotal: 5}}",
+		"descheduler: {enabled: true, policy: {threadBudget: {cappedDemandPercent: 150}}}",
+		on + "pluginConfig: [{name: ThreadAware, args: {headroomPercent: 20}}]",
+	} {
+		if got := sum(values); got == base {
+			t.Errorf("%s: the policy changed, checksum/config did not (%s)", values, got)
+		}
+	}
+	for _, values := range []string{on + "agent: {interval: 5s}", "descheduler: {enabled: true, interval: 5m}", on + "pluginConfig: [{name: ThreadAware, args: {spreadWeight: 2}}]"} {
+		if got := sum(values); got != base {
+			t.Errorf("%s changed checksum/config: %s, was %s", values, got, base)
+		}
+	}
+}
+
 // TestNotes: NOTES.txt tells how to opt a workload in and how to see the nodes.
 func TestNotes(t *testing.T) {
 	r, err := render(t, "tasks", kubeVersion, "scheduler: {name: tasks}")
@@ -296,6 +515,18 @@ func TestNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"schedulerName: tasks", "threadaware.io/expected-threads", "kubectl threadaware nodes", "kubectl label namespace tasks pod-security.kubernetes.io/enforce=privileged", "docs/autoscaling.md"} {
+		if !strings.Contains(r.Notes, want) {
+			t.Errorf("NOTES.txt lacks %q:\n%s", want, r.Notes)
+		}
+	}
+	if strings.Contains(r.Notes, "descheduler") {
+		t.Errorf("NOTES.txt speaks of the descheduler, which is off:\n%s", r.Notes)
+	}
+	r, err = render(t, "tasks", kubeVersion, "descheduler: {enabled: true, dryRun: true, interval: 5m}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"the descheduler (ThreadBudget, a pass every 5m, dry run: it evicts nothing)", "kubectl -n tasks rollout status deployment/thread-aware-descheduler"} {
 		if !strings.Contains(r.Notes, want) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", want, r.Notes)
 		}
@@ -331,6 +562,46 @@ func TestBadValues(t *testing.T) {
 		{name: "weight above 100", values: "pluginConfig: [{name: ThreadAware, args: {spreadWeight: 101}}]", wantErr: []string{"/pluginConfig/0/args/spreadWeight"}},
 		{name: "unknown ThreadAware arg", values: "pluginConfig: [{name: ThreadAware, args: {headroom: 10}}]", wantErr: []string{"/pluginConfig/0/args", "headroom"}},
 		{name: "scheduler name not a DNS label", values: "scheduler: {name: Thread_Aware}", wantErr: []string{"/scheduler/name"}},
+		{name: "descheduler unknown key", values: "descheduler: {enabled: true, replicas: 2}", wantErr: []string{"/descheduler", "replicas"}},
+		{name: "descheduler enabled as a string", values: "descheduler: {enabled: 'true'}", wantErr: []string{"/descheduler/enabled", "boolean"}},
+		{name: "descheduler negative interval", values: "descheduler: {interval: -1m}", wantErr: []string{"/descheduler/interval"}},
+		{name: "descheduler zero interval", values: "descheduler: {interval: 0s}", wantErr: []string{"/descheduler/interval"}},
+		{name: "descheduler interval as a number", values: "descheduler: {interval: 60}", wantErr: []string{"/descheduler/interval", "string"}},
+		{name: "descheduler dry run as a string", values: "descheduler: {dryRun: 'yes'}", wantErr: []string{"/descheduler/dryRun", "boolean"}},
+		{name: "descheduler negative replicas", values: "descheduler: {replicaCount: -1}", wantErr: []string{"/descheduler/replicaCount"}},
+		{name: "descheduler replicas without leader election", values: "descheduler: {enabled: true, replicaCount: 2, leaderElect: false}", wantErr: []string{"descheduler.replicaCount is 2 but descheduler.leaderElect is false"}},
+		{name: "descheduler secure port above 65535", values: "descheduler: {securePort: 70000}", wantErr: []string{"/descheduler/securePort"}},
+		{name: "descheduler env value a number", values: "descheduler: {env: [{name: A, value: 1}]}", wantErr: []string{"/descheduler/env/0/value", "string"}},
+		{name: "descheduler pull policy", values: "descheduler: {image: {repository: r, pullPolicy: Sometimes}}", wantErr: []string{"/descheduler/image/pullPolicy"}},
+		{name: "descheduler without a policy", values: "descheduler: {policy: null}", wantErr: []string{"/descheduler", "policy"}},
+		{name: "descheduler unknown policy key", values: "descheduler: {policy: {maxNoOfPodsToEvictPerNamespace: 1}}", wantErr: []string{"/descheduler/policy", "maxNoOfPodsToEvictPerNamespace"}},
+		{name: "descheduler negative evictions per node", values: "descheduler: {policy: {maxNoOfPodsToEvictPerNode: -1}}", wantErr: []string{"/descheduler/policy/maxNoOfPodsToEvictPerNode"}},
+		{name: "descheduler evictions as a string", values: "descheduler: {policy: {maxNoOfPodsToEvictTotal: '3'}}", wantErr: []string{"/descheduler/policy/maxNoOfPodsToEvictTotal", "integer"}},
+		{name: "descheduler headroom of 100 percent", values: "descheduler: {policy: {threadBudget: {headroomPercent: 100}}}", wantErr: []string{"/descheduler/policy/threadBudget/headroomPercent"}},
+		{name: "descheduler negative default threads", values: "descheduler: {policy: {threadBudget: {defaultPodThreads: -1}}}", wantErr: []string{"/descheduler/policy/threadBudget/defaultPodThreads"}},
+		{name: "descheduler zero sample age", values: "descheduler: {policy: {threadBudget: {maxSampleAge: 0m}}}", wantErr: []string{"/descheduler/policy/threadBudget/maxSampleAge"}},
+		{name: "descheduler capped demand below 100", values: "descheduler: {policy: {threadBudget: {cappedDemandPercent: 99}}}", wantErr: []string{"/descheduler/policy/threadBudget/cappedDemandPercent"}},
+		{name: "descheduler capped demand above 1000", values: "descheduler: {policy: {threadBudget: {cappedDemandPercent: 1001}}}", wantErr: []string{"/descheduler/policy/threadBudget/cappedDemandPercent"}},
+		{name: "descheduler include and exclude", values: "descheduler: {policy: {threadBudget: {evictableNamespaces: {include: [a], exclude: [b]}}}}", wantErr: []string{"/descheduler/policy/threadBudget/evictableNamespaces"}},
+		{name: "descheduler namespace not a name", values: "descheduler: {policy: {threadBudget: {evictableNamespaces: {exclude: [Kube_System]}}}}", wantErr: []string{"/descheduler/policy/threadBudget/evictableNamespaces/exclude/0"}},
+		{name: "descheduler unknown ThreadBudget arg", values: "descheduler: {policy: {threadBudget: {headroom: 10}}}", wantErr: []string{"/descheduler/policy/threadBudget", "headroom"}},
+		{name: "negative secure port", values: "scheduler: {securePort: -1}", wantErr: []string{"/scheduler/securePort"}},
+		{name: "secure port above 65535", values: "scheduler: {securePort: 65536}", wantErr: []string{"/scheduler/securePort"}},
+		{name: "secure port as a string", values: "scheduler: {securePort: '10259'}", wantErr: []string{"/scheduler/securePort", "integer"}},
+		{name: "no secure port", values: "scheduler: {securePort: null}", wantErr: []string{"/scheduler", "securePort"}},
+		{name: "host network as a string", values: "agent: {hostNetwork: 'yes'}", wantErr: []string{"/agent/hostNetwork", "boolean"}},
+		{name: "extra args not a list", values: "scheduler: {extraArgs: --v=4}", wantErr: []string{"/scheduler/extraArgs", "array"}},
+		{name: "extra arg not a flag", values: "agent: {extraArgs: [v=4]}", wantErr: []string{"/agent/extraArgs/0"}},
+		{name: "env value a number", values: "scheduler: {env: [{name: KUBERNETES_SERVICE_PORT, value: 6443}]}", wantErr: []string{"/scheduler/env/0/value", "string"}},
+		{name: "env without a name", values: "agent: {env: [{value: x}]}", wantErr: []string{"/agent/env/0", "name"}},
+		{name: "env unknown key", values: "agent: {env: [{name: A, val: x}]}", wantErr: []string{"/agent/env/0", "val"}},
+		{name: "env value and valueFrom", values: "agent: {env: [{name: A, value: x, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]}", wantErr: []string{"/agent/env/0"}},
+		{name: "metrics address without a port", values: "agent: {metricsBindAddress: '0.0.0.0'}", wantErr: []string{"/agent/metricsBindAddress"}},
+		{name: "metrics address a bare port", values: "agent: {metricsBindAddress: '8080'}", wantErr: []string{"/agent/metricsBindAddress"}},
+		{name: "metrics port 0", values: "agent: {metricsBindAddress: ':0'}", wantErr: []string{"/agent/metricsBindAddress"}},
+		{name: "metrics port above 65535", values: "agent: {metricsBindAddress: ':65536'}", wantErr: []string{"/agent/metricsBindAddress"}},
+		{name: "monitoring without the scheduler's port", values: "monitoring: {enabled: true}\nscheduler: {securePort: 0}", wantErr: []string{"monitoring.enabled scrapes the scheduler's secure port, which scheduler.securePort: 0 turns off"}},
+		{name: "monitoring without the agent's metrics", values: "monitoring: {enabled: true}\nagent: {metricsBindAddress: ''}", wantErr: []string{`monitoring.enabled scrapes the agent's metrics, which agent.metricsBindAddress: "" turns off`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := render(t, namespace, kubeVersion, tt.values)

@@ -92,3 +92,38 @@ admission policy matches on names the namespace too, so it follows.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The descheduler's DeschedulerPolicy: files/descheduler-policy.yaml (a link to
+manifests/descheduler/policy.yaml) with descheduler.policy's knobs set; a knob set to null
+drops the file's field. ThreadBudget's headroomPercent, defaultPodThreads and maxSampleAge,
+where descheduler.policy.threadBudget does not set them, are the scheduler's ThreadAware args
+of the same names in pluginConfig, so that the descheduler calls a node hot exactly when the
+scheduler stops placing pods onto it; where pluginConfig leaves one out too, the file's value,
+ThreadAware's default, stays.
+*/}}
+{{- define "threadaware.deschedulerPolicy" -}}
+{{- $p := .Values.descheduler.policy -}}
+{{- $tb := $p.threadBudget | default dict -}}
+{{- $policy := .Files.Get "files/descheduler-policy.yaml" | fromYaml -}}
+{{- range $k := list "maxNoOfPodsToEvictPerNode" "maxNoOfPodsToEvictTotal" }}
+{{- if hasKey $p $k }}{{ $_ := set $policy $k (get $p $k) }}{{ else }}{{ $_ := unset $policy $k }}{{ end }}
+{{- end }}
+{{- $ta := dict -}}
+{{- range .Values.pluginConfig }}{{ if eq .name "ThreadAware" }}{{ $ta = .args }}{{ end }}{{ end -}}
+{{- range $policy.profiles }}
+{{- range .pluginConfig }}
+{{- if eq .name "ThreadBudget" }}
+{{- $args := .args }}
+{{- range $k := list "headroomPercent" "defaultPodThreads" "maxSampleAge" }}
+{{- if hasKey $tb $k }}{{ $_ := set $args $k (get $tb $k) }}
+{{- else if hasKey $ta $k }}{{ $_ := set $args $k (get $ta $k) }}
+{{- end }}
+{{- end }}
+{{- if hasKey $tb "cappedDemandPercent" }}{{ $_ := set $args "cappedDemandPercent" $tb.cappedDemandPercent }}{{ else }}{{ $_ := unset $args "cappedDemandPercent" }}{{ end }}
+{{- with $tb.evictableNamespaces }}{{ $_ := set $args "evictableNamespaces" . }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+{{ toYaml $policy }}
+{{- end }}
