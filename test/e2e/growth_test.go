@@ -47,7 +47,7 @@ func (e *env) burstUnannotated(t *testing.T, ctx context.Context) {
 	name := "burst-unannotated"
 	e.createWorkload(t, ctx, workload{name: name, scheduler: manifests.SchedulerName, replicas: replicas, threads: threadsPerPod, unannotated: true})
 	e.waitBound(t, ctx, name, replicas)
-	e.waitLogged(t, ctx, name, replicas, startedMessage)
+	e.waitStarted(t, ctx, name, replicas)
 	r := e.report(t, ctx, name)
 	t.Logf("thread-aware-scheduler, no expected-threads annotation (%v):\n%s", time.Since(phase).Round(time.Second), r)
 	r.expectHealthy(t, replicas)
@@ -263,11 +263,13 @@ func (e *env) nodesView(t *testing.T, ctx context.Context) []app.NodeRow {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("kubectl threadaware nodes: %v\n%s", err, errOut.String())
 	}
-	var rows []app.NodeRow
-	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+	var list struct {
+		Nodes []app.NodeRow `json:"nodes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &list); err != nil || len(list.Nodes) == 0 {
 		t.Fatalf("kubectl threadaware nodes -o json: %v\n%s", err, out.String())
 	}
-	return rows
+	return list.Nodes
 }
 
 // evictionEvents are the descheduler's Events on the workload's pods.
