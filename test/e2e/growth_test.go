@@ -117,8 +117,10 @@ func (e *env) growth(t *testing.T, ctx context.Context, name string, descheduler
 			t.Errorf("%s: without a descheduler the replicas moved: %s, placed %s", name, placementString(now), placementString(placed))
 		}
 		for _, row := range r.rows {
-			if row.node == "node-a" && (row.restarts == 0 || row.failures < 2) {
-				t.Errorf("%s: node-a shows %d restarts and %d pthread_create failures, want a crash loop (restarts, failures again)", name, row.restarts, row.failures)
+			// Each restart follows a failed start; the kubelet keeps the logs of the latest
+			// runs only, so failures counted there can be fewer.
+			if row.node == "node-a" && (row.restarts < 2 || row.failures == 0) {
+				t.Errorf("%s: node-a shows %d restarts and %d pthread_create failures, want a crash loop (failed, restarted, failed again)", name, row.restarts, row.failures)
 			}
 		}
 		return
