@@ -248,43 +248,29 @@ func (e *env) helmUninstall(t *testing.T, ctx context.Context) {
 			t.Errorf("after helm uninstall: Lease %s/%s is not a leader-election Lease of the project", l.Namespace, l.Name)
 		}
 	}
-	for _, list := range []func() ([]metav1.Object, error){
-		func() ([]metav1.Object, error) {
-			l, err := e.client.CoreV1().ConfigMaps(manifests.Namespace).List(ctx, metav1.ListOptions{})
-			var out []metav1.Object
-			for i := range l.Items {
-				if l.Items[i].Name != "kube-root-ca.crt" {
-					out = append(out, &l.Items[i])
-				}
-			}
-			return out, err
-		},
-		func() ([]metav1.Object, error) {
-			l, err := e.client.CoreV1().ServiceAccounts(manifests.Namespace).List(ctx, metav1.ListOptions{})
-			var out []metav1.Object
-			for i := range l.Items {
-				if l.Items[i].Name != "default" {
-					out = append(out, &l.Items[i])
-				}
-			}
-			return out, err
-		},
-		func() ([]metav1.Object, error) {
-			l, err := e.client.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=threadaware"})
-			var out []metav1.Object
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-			return out, err
-		},
-	} {
-		objs, err := list()
-		if err != nil {
-			t.Fatal(err)
+	// Beyond those, nothing: the namespace's own ConfigMap and ServiceAccount aside.
+	cms, err1 := e.client.CoreV1().ConfigMaps(manifests.Namespace).List(ctx, metav1.ListOptions{})
+	sas, err2 := e.client.CoreV1().ServiceAccounts(manifests.Namespace).List(ctx, metav1.ListOptions{})
+	crs, err3 := e.client.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=threadaware"})
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	var extra []string
+	for _, c := range cms.Items {
+		if c.Name != "kube-root-ca.crt" {
+			extra = append(extra, "ConfigMap "+c.Name)
 		}
-		for _, o := range objs {
-			t.Errorf("after helm uninstall: %s is left", o.GetName())
+	}
+	for _, a := range sas.Items {
+		if a.Name != "default" {
+			extra = append(extra, "ServiceAccount "+a.Name)
 		}
+	}
+	for _, r := range crs.Items {
+		extra = append(extra, "ClusterRole "+r.Name)
+	}
+	if len(extra) > 0 {
+		t.Errorf("after helm uninstall, still there: %s", strings.Join(extra, ", "))
 	}
 	annotated := 0
 	for name := range e.nodes {

@@ -493,19 +493,7 @@ func (e *env) waitBound(t *testing.T, ctx context.Context, name string, n int) {
 // more, so that a late failure or restart shows.
 func (e *env) waitStarted(t *testing.T, ctx context.Context, name string, n int) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
-		started := 0
-		for _, p := range e.pods(t, ctx, name) {
-			if strings.Contains(e.podLog(p), startedMessage) {
-				started++
-			}
-		}
-		return started >= n, nil
-	})
-	if err != nil {
-		t.Errorf("%s: not every replica started its threads: %v\n%s", name, err, e.report(t, ctx, name))
-		return
-	}
+	e.waitLogged(t, ctx, name, n, startedMessage)
 	select {
 	case <-ctx.Done():
 	case <-time.After(15 * time.Second):
