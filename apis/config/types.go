@@ -37,4 +37,10 @@ type ThreadAwareArgs struct {
 	// SpreadWeight weighs the score for having fewer threads of the same workload on the node.
 	// Defaults to 1.
 	SpreadWeight int32
+	// CappedDemandPercent is how a pod capped by its node's task limit counts towards its
+	// workload's learned demand: its observed tasks at this percentage. A pod is capped when
+	// one of its containers failed (exited non-zero) within the learning window of a sample
+	// that shows its node at or above its usable share; what it was seen to use is then what
+	// the limit let it have. 100 to 1000. Defaults to 200.
+	CappedDemandPercent int32
 }

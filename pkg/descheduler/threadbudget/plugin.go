@@ -71,6 +71,8 @@ func New(ctx context.Context, obj runtime.Object, handle frameworktypes.Handle) 
 		StaleNodePolicy: config.StaleNodeAllow,
 		HeadroomWeight:  1,
 		SpreadWeight:    1,
+		// A capped pod counts towards its workload's learned demand as in the scheduler.
+		CappedDemandPercent: *args.CappedDemandPercent,
 	}, fh)
 	if err != nil {
 		return nil, fmt.Errorf("building ThreadAware: %w", err)
