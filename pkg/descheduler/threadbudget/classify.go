@@ -114,7 +114,7 @@ func (b *ThreadBudget) candidates(s *nodeState) []candidate {
 			continue
 		}
 		d, _ := b.scheduler.Demand(p)
-		isCapped := capped(p)
+		isCapped := threadaware.Capped(s.view, p)
 		cs = append(cs, candidate{pod: p, observed: observed, capped: isCapped, demand: replacementDemand(d, observed, isCapped, b.cappedPercent)})
 	}
 	slices.SortFunc(cs, func(a, b candidate) int {

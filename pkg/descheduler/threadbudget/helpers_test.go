@@ -56,7 +56,7 @@ type podSpec struct {
 	workload string
 	// expected is its expected-threads annotation ("" for none).
 	expected string
-	// capped: a container restarted after exiting 1.
+	// capped: a container restarted after exiting 1, a minute ago.
 	capped bool
 	// critical: system-node-critical priority.
 	critical bool
@@ -126,7 +126,8 @@ func (p podSpec) object(start time.Time) *v1.Pod {
 	if p.capped {
 		s := &pod.Status.ContainerStatuses[0]
 		s.RestartCount = 3
-		s.LastTerminationState.Terminated = &v1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}
+		// It failed a minute ago, on the clock the node's sample is stamped with.
+		s.LastTerminationState.Terminated = &v1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", FinishedAt: metav1.NewTime(start.Add(59 * time.Minute))}
 	}
 	if p.critical {
 		pod.Spec.PriorityClassName = "system-node-critical"

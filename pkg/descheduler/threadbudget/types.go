@@ -19,10 +19,11 @@ type ThreadBudgetArgs struct {
 	DefaultPodThreads *int64           `json:"defaultPodThreads,omitempty"`
 	MaxSampleAge      *metav1.Duration `json:"maxSampleAge,omitempty"`
 
-	// CappedDemandPercent is how a pod that was capped by its node's limit (it restarted after
-	// failing, on a hot node) is counted when the plugin looks for a node its replacement
-	// fits: its observed tasks understate its demand, so they count at this percentage. 100
-	// to 1000.
+	// CappedDemandPercent is the scheduler's ThreadAware arg of the same name, and must be set
+	// to the same value: a pod capped by its node's limit (one of its containers failed,
+	// while its node was at its usable share) counts at this percentage of its observed
+	// tasks, towards its workload's learned demand and when the plugin looks for a node its
+	// replacement fits. 100 to 1000.
 	CappedDemandPercent *int32 `json:"cappedDemandPercent,omitempty"`
 
 	// EvictableNamespaces limits eviction to, or keeps it out of, some namespaces (one of

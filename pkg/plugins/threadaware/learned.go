@@ -80,8 +80,13 @@ type learnedDemand struct {
 	// byNode lists the assigned pods of each node, for the queueing hints.
 	byNode map[string]map[types.UID]*podState
 	// observed holds each node's latest per-pod sample, to seed pods the informer delivers
-	// after their node's sample.
+	// after their node's sample, and budgets whether that sample showed the node at its
+	// budget, for pods whose status says they were capped after it was received.
 	observed map[string]map[string]int64
+	budgets  map[string]sampleBudget
+	// cappedPercent is the percentage of its observed tasks at which a capped pod counts
+	// towards its workload's demand (capped.go).
+	cappedPercent int64
 	// lastID is the last workload ID handed out; IDs are never reused.
 	lastID workloadID
 	// version changes whenever a learned demand or a workload ID changes, so derived per-node
@@ -105,6 +110,13 @@ type workloadState struct {
 	lastUsed atomic.Int64
 }
 
+// sampleBudget is what a node's sample says for the capped rule: whether the node was at or
+// above its usable share (atBudget), and the sample's stamp (Unix nanoseconds, node's clock).
+type sampleBudget struct {
+	atBudget   bool
+	observedAt int64
+}
+
 // podState is what is known of one assigned pod.
 type podState struct {
 	pod      *v1.Pod
@@ -113,14 +125,18 @@ type podState struct {
 	peak windowMax
 }
 
-func newLearnedDemand() *learnedDemand {
+// newLearnedDemand returns an empty learned state whose capped pods count at cappedPercent of
+// their observed tasks.
+func newLearnedDemand(cappedPercent int64) *learnedDemand {
 	return &learnedDemand{
-		workloads: map[string]*workloadState{},
-		pods:      map[types.UID]*podState{},
-		mirrors:   map[types.UID]types.UID{},
-		gone:      map[types.UID]int64{},
-		byNode:    map[string]map[types.UID]*podState{},
-		observed:  map[string]map[string]int64{},
+		cappedPercent: cappedPercent,
+		budgets:       map[string]sampleBudget{},
+		workloads:     map[string]*workloadState{},
+		pods:          map[types.UID]*podState{},
+		mirrors:       map[types.UID]types.UID{},
+		gone:          map[types.UID]int64{},
+		byNode:        map[string]map[types.UID]*podState{},
+		observed:      map[string]map[string]int64{},
 	}
 }
 
@@ -227,7 +243,16 @@ func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
 		p = nil
 	}
 	if p != nil {
+		b := l.budgets[pod.Spec.NodeName]
+		wasCapped := capped(p.pod, b.atBudget, b.observedAt)
 		p.pod = pod
+		if !wasCapped && capped(pod, b.atBudget, b.observedAt) {
+			// The pod's failure reached the API after its node's sample: count that
+			// sample's observation of it as capped now.
+			if n, ok := l.sampled(pod.Spec.NodeName, uid, pod.UID); ok {
+				l.observe(p, now, n)
+			}
+		}
 		return
 	}
 	p = &podState{pod: pod, workload: key}
@@ -243,12 +268,20 @@ func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
 	if key != "" {
 		l.workload(key).pods++
 	}
-	if n, ok := l.observed[node][string(uid)]; ok {
+	if n, ok := l.sampled(node, uid, pod.UID); ok {
 		// The node's sample listed the pod before the informer delivered it.
 		l.observe(p, now, n)
-	} else if n, ok := l.observed[node][string(pod.UID)]; ok {
-		l.observe(p, now, n)
 	}
+}
+
+// sampled returns what the node's latest sample lists for a pod, under its cgroup UID or its
+// API UID. Callers hold mu.
+func (l *learnedDemand) sampled(node string, uid, apiUID types.UID) (int64, bool) {
+	if n, ok := l.observed[node][string(uid)]; ok {
+		return n, true
+	}
+	n, ok := l.observed[node][string(apiUID)]
+	return n, ok
 }
 
 // deletePod forgets an assigned pod at now (Unix nanoseconds).
@@ -299,15 +332,18 @@ func (l *learnedDemand) remove(uid types.UID, p *podState, now int64) {
 }
 
 // setNode records a node's per-pod sample and the pods' peaks since the last write, received
-// at at (Unix nanoseconds, scheduler's clock); nil forgets the node. A pod's observation is
-// its peak where the sample has one. It costs O(1) per pod of the node.
-func (l *learnedDemand) setNode(node string, podThreads, podPeaks map[string]int64, at int64) {
+// at at (Unix nanoseconds, scheduler's clock), and whether it shows the node at its budget;
+// nil forgets the node. A pod's observation is its peak where the sample has one. It costs
+// O(1) per pod of the node.
+func (l *learnedDemand) setNode(node string, podThreads, podPeaks map[string]int64, budget sampleBudget, at int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if podThreads == nil {
 		delete(l.observed, node)
+		delete(l.budgets, node)
 		return
 	}
+	l.budgets[node] = budget
 	if len(podPeaks) > 0 {
 		withPeaks := make(map[string]int64, len(podThreads))
 		for uid, n := range podThreads {
@@ -327,11 +363,15 @@ func (l *learnedDemand) setNode(node string, podThreads, podPeaks map[string]int
 	}
 }
 
-// observe adds one observation of a pod to its own and its workload's window. Callers hold mu.
+// observe adds one observation of a pod to its own window and to its workload's, where a pod
+// capped by its node's limit (capped.go) counts at cappedPercent. Callers hold mu.
 func (l *learnedDemand) observe(p *podState, at, n int64) {
 	p.peak.add(at, n)
 	if p.workload == "" {
 		return
+	}
+	if b := l.budgets[p.pod.Spec.NodeName]; capped(p.pod, b.atBudget, b.observedAt) {
+		n = max(n, CappedDemand(n, l.cappedPercent))
 	}
 	w := l.workload(p.workload)
 	w.window.add(at, n)
