@@ -121,6 +121,9 @@ type sampleBudget struct {
 type podState struct {
 	pod      *v1.Pod
 	workload string
+	// ws is its workload's state (nil without a workload): a workload is kept while it has
+	// assigned pods, so this is the map's entry for as long as the pod is assigned.
+	ws *workloadState
 	// peak holds the pod's own observations.
 	peak windowMax
 }
@@ -192,10 +195,25 @@ func (l *learnedDemand) id(workload string, now int64) workloadID {
 		w = l.workload(workload)
 		l.mu.Unlock()
 	}
+	w.touch(now)
+	return w.id
+}
+
+// touch keeps the workload from being forgotten for another demandWindow after now (Unix
+// nanoseconds).
+func (w *workloadState) touch(now int64) {
 	if w.lastUsed.Load() < now {
 		w.lastUsed.Store(now)
 	}
-	return w.id
+}
+
+// learnedDemand returns the workload's learned demand and whether there is one; none for a
+// nil workload. Callers hold mu.
+func (w *workloadState) learnedDemand() (int64, bool) {
+	if w == nil || !w.learned {
+		return 0, false
+	}
+	return w.demand, true
 }
 
 // workload returns the state of a workload, creating it. Callers hold mu.
@@ -266,7 +284,8 @@ func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
 	}
 	l.byNode[node][uid] = p
 	if key != "" {
-		l.workload(key).pods++
+		p.ws = l.workload(key)
+		p.ws.pods++
 	}
 	if n, ok := l.sampled(node, uid, pod.UID); ok {
 		// The node's sample listed the pod before the informer delivered it.
@@ -302,6 +321,11 @@ func (l *learnedDemand) deletePod(pod *v1.Pod, now int64) {
 func (l *learnedDemand) known(uid string) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	return l.knownLocked(uid)
+}
+
+// knownLocked is known for a caller that holds mu.
+func (l *learnedDemand) knownLocked(uid string) bool {
 	k := types.UID(uid)
 	if _, ok := l.gone[k]; ok {
 		return true
