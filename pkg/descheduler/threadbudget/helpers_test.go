@@ -150,7 +150,7 @@ type cluster struct {
 	evicted []string
 }
 
-func newCluster(ctx context.Context, t *testing.T, nodes []nodeSpec, pods []podSpec, pdb map[string]bool, limits *evictions.Options) *cluster {
+func newCluster(ctx context.Context, t testing.TB, nodes []nodeSpec, pods []podSpec, pdb map[string]bool, limits *evictions.Options) *cluster {
 	t.Helper()
 	now := time.Now()
 	var objs []runtime.Object
@@ -192,7 +192,7 @@ func (c *cluster) evictedPods() []string {
 }
 
 // plugin builds ThreadBudget over the cluster with args (nil: defaults).
-func (c *cluster) plugin(ctx context.Context, t *testing.T, args *ThreadBudgetArgs) *ThreadBudget {
+func (c *cluster) plugin(ctx context.Context, t testing.TB, args *ThreadBudgetArgs) *ThreadBudget {
 	t.Helper()
 	if args == nil {
 		args = &ThreadBudgetArgs{}

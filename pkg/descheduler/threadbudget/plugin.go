@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
@@ -100,10 +99,4 @@ func New(ctx context.Context, obj runtime.Object, handle frameworktypes.Handle) 
 // Name returns the plugin's name.
 func (b *ThreadBudget) Name() string {
 	return PluginName
-}
-
-// isTerminated reports whether a pod holds no tasks any more: the scheduler's cache drops such
-// pods, and so does the plugin's view.
-func isTerminated(pod *v1.Pod) bool {
-	return pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
 }
