@@ -106,8 +106,7 @@ func (b *ThreadBudget) candidates(s *nodeState) []candidate {
 			continue
 		}
 		d, _ := b.scheduler.Demand(p)
-		isCapped := threadaware.Capped(s.view, p)
-		cs = append(cs, candidate{pod: p, observed: observed, capped: isCapped, demand: replacementDemand(d, observed, isCapped, b.cappedPercent)})
+		cs = append(cs, candidate{pod: p, observed: observed, capped: threadaware.Capped(s.view, p), demand: replacementDemand(d, observed)})
 	}
 	slices.SortFunc(cs, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(b.observed, a.observed), cmp.Compare(a.pod.Namespace, b.pod.Namespace), cmp.Compare(a.pod.Name, b.pod.Name))

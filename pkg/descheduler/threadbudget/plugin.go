@@ -32,11 +32,10 @@ var _ frameworktypes.BalancePlugin = &ThreadBudget{}
 
 // ThreadBudget evicts pods from nodes above their task budget.
 type ThreadBudget struct {
-	handle        frameworktypes.Handle
-	scheduler     *threadaware.ThreadAware
-	podFilter     podutil.FilterFunc
-	cappedPercent int64
-	metrics       *pluginMetrics
+	handle    frameworktypes.Handle
+	scheduler *threadaware.ThreadAware
+	podFilter podutil.FilterFunc
+	metrics   *pluginMetrics
 
 	// mu guards lastEvicted: per node, the observed-at of the sample the plugin last evicted
 	// on. Both it and the node's later samples are on the node agent's clock.
@@ -87,12 +86,11 @@ func New(ctx context.Context, obj runtime.Object, handle frameworktypes.Handle) 
 	}
 
 	return &ThreadBudget{
-		handle:        handle,
-		scheduler:     p.(*threadaware.ThreadAware),
-		podFilter:     podFilter,
-		cappedPercent: int64(*args.CappedDemandPercent),
-		metrics:       newPluginMetrics(),
-		lastEvicted:   map[string]time.Time{},
+		handle:      handle,
+		scheduler:   p.(*threadaware.ThreadAware),
+		podFilter:   podFilter,
+		metrics:     newPluginMetrics(),
+		lastEvicted: map[string]time.Time{},
 	}, nil
 }
 

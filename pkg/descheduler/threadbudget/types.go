@@ -20,10 +20,10 @@ type ThreadBudgetArgs struct {
 	MaxSampleAge      *metav1.Duration `json:"maxSampleAge,omitempty"`
 
 	// CappedDemandPercent is the scheduler's ThreadAware arg of the same name, and must be set
-	// to the same value: a pod capped by its node's limit (one of its containers failed,
-	// while its node was at its usable share) counts at this percentage of its observed
-	// tasks, towards its workload's learned demand and when the plugin looks for a node its
-	// replacement fits. 100 to 1000.
+	// to the same value: pods capped by their node's limit (a container failed while the node
+	// was at its usable share) set their workload's learned demand at this percentage of what
+	// they got, when no other replica used more; the plugin looks for a node the replacement
+	// fits with that demand. 100 to 1000.
 	CappedDemandPercent *int32 `json:"cappedDemandPercent,omitempty"`
 
 	// EvictableNamespaces limits eviction to, or keeps it out of, some namespaces (one of

@@ -16,10 +16,12 @@ import (
 // not what it wants. Such a pod is recognised by two facts: a sample shows its node at or
 // above its usable share (node-wide, or the kubepods cgroup against pods-pids-max), and one of
 // its containers terminated with a non-zero exit code, not by the OOM killer, no earlier than
-// demandWindow before that sample (both on the node's clock). Its observed tasks then count at
-// cappedDemandPercent (200 by default): a workload whose every replica was capped learns
-// twice what the limit let them have, and its replacement is not placed on a node that only
-// fits the capped count.
+// demandWindow before that sample (both on the node's clock). Its observations are kept apart
+// from its workload's others (learnedDemand.demandOf): unless a replica that was not capped
+// used more than any capped one got, the workload's demand is the capped replicas' highest
+// count at cappedDemandPercent (200 by default). A workload whose every replica was capped
+// learns twice what the limit let them have, and its replacement is not placed on a node
+// that only fits the capped count; one whose other replicas show what they use learns that.
 
 // atBudget reports whether a node's tasks are at or above its usable share, node-wide or, when
 // the kubepods cgroup is limited, in it.

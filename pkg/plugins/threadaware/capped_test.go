@@ -129,9 +129,13 @@ func TestLearnedCappedDemand(t *testing.T) {
 		updates: []*v1.Pod{failing("a1", 1, 1, "Error", recent)},
 		sample:  map[string]int64{"a1": 750}, budget: atLimit, want: 1500,
 	}, {
-		name: "a capped replica and one that was not: the higher of 2x700 and 900", percent: 200, podsFirst: true,
+		name: "a replica that was not capped used more than the capped one got: its 900 stands", percent: 200, podsFirst: true,
 		pods:   []*v1.Pod{failing("a1", 3, 1, "Error", recent), javaPod("a2", "collector", "6d4b9", -1).Obj()},
-		sample: map[string]int64{"a1": 700, "a2": 900}, budget: atLimit, want: 1400,
+		sample: map[string]int64{"a1": 700, "a2": 900}, budget: atLimit, want: 900,
+	}, {
+		name: "a replica that was not capped used less than the capped one got: 2x700", percent: 200, podsFirst: true,
+		pods:   []*v1.Pod{failing("a1", 3, 1, "Error", recent), javaPod("a2", "collector", "6d4b9", -1).Obj()},
+		sample: map[string]int64{"a1": 700, "a2": 600}, budget: atLimit, want: 1400,
 	}, {
 		name: "the node below its budget: a failure is not a cap", percent: 200, podsFirst: true,
 		pods:   []*v1.Pod{failing("a1", 3, 1, "Error", recent)},
@@ -169,6 +173,11 @@ func TestLearnedCappedDemand(t *testing.T) {
 			setPods(tc.updates)
 			if got, ok := l.demand(workload); !ok || got != tc.want {
 				t.Errorf("learned demand = (%d, %v), want %d", got, ok, tc.want)
+			}
+			// The periodic expiry, a slot later, keeps what the window holds.
+			l.expire(at + int64(slotLength))
+			if got, ok := l.demand(workload); !ok || got != tc.want {
+				t.Errorf("learned demand after an expiry = (%d, %v), want %d", got, ok, tc.want)
 			}
 		})
 	}

@@ -101,9 +101,11 @@ type workloadState struct {
 	id workloadID
 	// pods counts its assigned pods.
 	pods int
-	// window holds its pods' observations; demand is its value at the last update, and
+	// window holds its pods' observations, capped those of its pods capped by their node's
+	// limit (capped.go); demand is what they made of it at the last update (demandOf), and
 	// learned says whether there was any.
 	window  windowMax
+	capped  windowMax
 	demand  int64
 	learned bool
 	// lastUsed is when (Unix nanoseconds) it last lost its last pod or was asked for its ID.
@@ -387,22 +389,41 @@ func (l *learnedDemand) setNode(node string, podThreads, podPeaks map[string]int
 	}
 }
 
-// observe adds one observation of a pod to its own window and to its workload's, where a pod
-// capped by its node's limit (capped.go) counts at cappedPercent. Callers hold mu.
+// observe adds one observation of a pod to its own window and to its workload's: its capped
+// window when the pod was capped by its node's limit (capped.go). Callers hold mu.
 func (l *learnedDemand) observe(p *podState, at, n int64) {
 	p.peak.add(at, n)
 	if p.workload == "" {
 		return
 	}
-	if b := l.budgets[p.pod.Spec.NodeName]; capped(p.pod, b.atBudget, b.observedAt) {
-		n = max(n, CappedDemand(n, l.cappedPercent))
-	}
 	w := l.workload(p.workload)
-	w.window.add(at, n)
-	if !w.learned || n > w.demand {
-		w.demand, w.learned = n, true
+	if b := l.budgets[p.pod.Spec.NodeName]; capped(p.pod, b.atBudget, b.observedAt) {
+		w.capped.add(at, n)
+	} else {
+		w.window.add(at, n)
+	}
+	if d, ok := l.demandOf(w, at); ok != w.learned || d != w.demand {
+		w.demand, w.learned = d, ok
 		l.version.Add(1)
 	}
+}
+
+// demandOf is a workload's learned demand in the window that ends at now (Unix nanoseconds),
+// and whether it has one: the highest observation of its pods that were not capped, unless a
+// capped pod got as far or further, in which case the capped pods' highest at cappedPercent
+// (and at least the others'). Replicas are alike: one that was not capped and used more than
+// any capped one got shows what they use; when none did, what the capped ones got understates
+// it. Callers hold mu.
+func (l *learnedDemand) demandOf(w *workloadState, now int64) (int64, bool) {
+	u, uncapped := w.window.value(now)
+	c, capped := w.capped.value(now)
+	switch {
+	case !capped:
+		return u, uncapped
+	case uncapped && u > c:
+		return u, true
+	}
+	return max(u, CappedDemand(c, l.cappedPercent)), true
 }
 
 // expire lowers each workload's learned demand to its window ending at now (Unix
@@ -418,7 +439,7 @@ func (l *learnedDemand) expire(now int64) {
 		}
 	}
 	for key, w := range l.workloads {
-		v, ok := w.window.value(now)
+		v, ok := l.demandOf(w, now)
 		if ok != w.learned || v != w.demand {
 			w.demand, w.learned = v, ok
 			changed = true
