@@ -62,11 +62,18 @@ func threadBudgetArgs(t *testing.T, policy map[string]any) map[string]any {
 // with a policy, and stops it at the end of the test; its log is printed when the test fails.
 func startDescheduler(t *testing.T, name, policy string, args ...string) *controlplane.Scheduler {
 	t.Helper()
+	return startDeschedulerEvery(t, name, policy, 0, args...)
+}
+
+// startDeschedulerEvery is startDescheduler with a pass every interval (0: one pass, then
+// exit), as the shipped Deployment runs it.
+func startDeschedulerEvery(t *testing.T, name, policy string, interval time.Duration, args ...string) *controlplane.Scheduler {
+	t.Helper()
 	d, err := testEnv.CP.StartDescheduler(ctxFor(t), controlplane.DeschedulerOptions{
 		Name:   uniqueName(name),
 		Binary: filepath.Join(testEnv.BinDir, "descheduler"),
 		Policy: policy,
-		Args:   append([]string{"--descheduling-interval=0", "--v=3"}, args...),
+		Args:   append([]string{"--descheduling-interval=" + interval.String(), "--v=3"}, args...),
 	})
 	if err != nil {
 		t.Fatal(err)
