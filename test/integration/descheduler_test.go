@@ -261,3 +261,33 @@ func TestDeschedulerBadPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestDeschedulerDryRun: with --dry-run the binary makes the same decision, logs the eviction
+// it would make, and evicts nothing.
+func TestDeschedulerDryRun(t *testing.T) {
+	ns := newNamespace(t, "dryrun")
+	g := createNodes(t, "dryrun", nodeSpec{Name: "hot"}, nodeSpec{Name: "roomy"})
+	hot, roomy := g.Name+"-hot", g.Name+"-roomy"
+	heavy := boundPod(t, ns, "heavy", hot, false)
+	light := boundPod(t, ns, "light", hot, false)
+	r1 := boundPod(t, ns, "r1", roomy, false)
+	// 2000 > 1440 usable: evicting heavy (1100) brings the node back; node roomy has 3320 room.
+	annotateNode(t, hot, kubepodsSample(1600, map[*v1.Pod]int64{heavy: 1100, light: 900}).Annotations())
+	annotateNode(t, roomy, kubepodsSample(4800, map[*v1.Pod]int64{r1: 1000}).Annotations())
+
+	d := startDescheduler(t, "dryrun", shippedPolicy(t, g.Name, nil), "--dry-run")
+	code, err := d.Wait(ctxFor(t), 2*time.Minute)
+	if err != nil {
+		t.Fatalf("descheduler: %v", err)
+	}
+	if code != 0 {
+		t.Fatalf("descheduler exited %d; log:\n%s", code, d.LogTail(40))
+	}
+	if gone := evictedOrGone(t, ns, "heavy", "light", "r1"); len(gone) != 0 {
+		t.Errorf("--dry-run evicted %v", gone)
+	}
+	want := fmt.Sprintf(`"Evicted pod from a node above its task budget" plugin="ThreadBudget" node=%q pod="%s/heavy"`, hot, ns)
+	if !d.LogContains(want) {
+		t.Errorf("the log does not show the eviction it would make (%s):\n%s", want, d.LogTail(40))
+	}
+}
