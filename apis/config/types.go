@@ -37,4 +37,11 @@ type ThreadAwareArgs struct {
 	// SpreadWeight weighs the score for having fewer threads of the same workload on the node.
 	// Defaults to 1.
 	SpreadWeight int32
+	// CappedDemandPercent is how pods capped by their node's task limit count towards their
+	// workload's learned demand: when no replica that was not capped used more than they got,
+	// the workload's demand is their highest observed count at this percentage. A pod is
+	// capped when one of its containers failed (exited non-zero, not OOM-killed) within the
+	// learning window of a sample that shows its node at or above its usable share; what it
+	// was seen to use is then what the limit let it have. 100 to 1000. Defaults to 200.
+	CappedDemandPercent int32
 }

@@ -6,15 +6,19 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/descheduler/cmd/descheduler/app"
 	"sigs.k8s.io/descheduler/pkg/descheduler"
 	"sigs.k8s.io/descheduler/pkg/framework/pluginregistry"
 
+	"github.com/threadaware/threadaware/apis/config"
+	"github.com/threadaware/threadaware/apis/config/scheme"
 	"github.com/threadaware/threadaware/pkg/descheduler/threadbudget"
 )
 
@@ -85,5 +89,64 @@ func TestBadArgsNameTheField(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestShippedPolicyMatchesScheduler: the shipped policy's ThreadBudget args that are the
+// scheduler's ThreadAware args are equal to those of the shipped scheduler configuration,
+// each decoded and defaulted as its binary does: the descheduler calls a node hot exactly
+// when the scheduler stops placing pods onto it, and counts a capped pod as the scheduler
+// learns it.
+func TestShippedPolicyMatchesScheduler(t *testing.T) {
+	cmd := app.NewDeschedulerCommand(io.Discard)
+	withThreadBudget(cmd)
+	if err := cmd.PreRunE(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	policy, err := descheduler.LoadPolicyConfig("../../manifests/descheduler/policy.yaml", fake.NewClientset(), pluginregistry.PluginRegistry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var budget *threadbudget.ThreadBudgetArgs
+	for _, pc := range policy.Profiles[0].PluginConfigs {
+		if pc.Name == threadbudget.PluginName {
+			budget, _ = pc.Args.(*threadbudget.ThreadBudgetArgs)
+		}
+	}
+	if budget == nil {
+		t.Fatal("the shipped policy has no ThreadBudgetArgs")
+	}
+	threadbudget.SetDefaults_ThreadBudgetArgs(budget)
+
+	data, err := os.ReadFile("../../manifests/scheduler/scheduler-config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _, err := scheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aware *config.ThreadAwareArgs
+	for _, p := range obj.(*schedconfig.KubeSchedulerConfiguration).Profiles {
+		for _, pc := range p.PluginConfig {
+			if a, ok := pc.Args.(*config.ThreadAwareArgs); ok {
+				aware = a
+			}
+		}
+	}
+	if aware == nil {
+		t.Fatal("the shipped scheduler configuration has no ThreadAwareArgs")
+	}
+
+	type shared struct {
+		HeadroomPercent     int32
+		DefaultPodThreads   int64
+		MaxSampleAge        time.Duration
+		CappedDemandPercent int32
+	}
+	want := shared{aware.HeadroomPercent, aware.DefaultPodThreads, aware.MaxSampleAge.Duration, aware.CappedDemandPercent}
+	got := shared{*budget.HeadroomPercent, *budget.DefaultPodThreads, budget.MaxSampleAge.Duration, *budget.CappedDemandPercent}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("policy.yaml's ThreadBudget args differ from scheduler-config.yaml's ThreadAware args (-scheduler +descheduler):\n%s", diff)
 	}
 }

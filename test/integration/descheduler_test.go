@@ -62,11 +62,18 @@ func threadBudgetArgs(t *testing.T, policy map[string]any) map[string]any {
 // with a policy, and stops it at the end of the test; its log is printed when the test fails.
 func startDescheduler(t *testing.T, name, policy string, args ...string) *controlplane.Scheduler {
 	t.Helper()
+	return startDeschedulerEvery(t, name, policy, 0, args...)
+}
+
+// startDeschedulerEvery is startDescheduler with a pass every interval (0: one pass, then
+// exit), as the shipped Deployment runs it.
+func startDeschedulerEvery(t *testing.T, name, policy string, interval time.Duration, args ...string) *controlplane.Scheduler {
+	t.Helper()
 	d, err := testEnv.CP.StartDescheduler(ctxFor(t), controlplane.DeschedulerOptions{
 		Name:   uniqueName(name),
 		Binary: filepath.Join(testEnv.BinDir, "descheduler"),
 		Policy: policy,
-		Args:   append([]string{"--descheduling-interval=0", "--v=3"}, args...),
+		Args:   append([]string{"--descheduling-interval=" + interval.String(), "--v=3"}, args...),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -252,5 +259,35 @@ func TestDeschedulerBadPolicy(t *testing.T) {
 			d := startDescheduler(t, "badpolicy", policy)
 			expectExitNaming(t, d.Process, fmt.Sprintf("descheduler with %v", tc.set), tc.wantField)
 		})
+	}
+}
+
+// TestDeschedulerDryRun: with --dry-run the binary makes the same decision, logs the eviction
+// it would make, and evicts nothing.
+func TestDeschedulerDryRun(t *testing.T) {
+	ns := newNamespace(t, "dryrun")
+	g := createNodes(t, "dryrun", nodeSpec{Name: "hot"}, nodeSpec{Name: "roomy"})
+	hot, roomy := g.Name+"-hot", g.Name+"-roomy"
+	heavy := boundPod(t, ns, "heavy", hot, false)
+	light := boundPod(t, ns, "light", hot, false)
+	r1 := boundPod(t, ns, "r1", roomy, false)
+	// 2000 > 1440 usable: evicting heavy (1100) brings the node back; node roomy has 3320 room.
+	annotateNode(t, hot, kubepodsSample(1600, map[*v1.Pod]int64{heavy: 1100, light: 900}).Annotations())
+	annotateNode(t, roomy, kubepodsSample(4800, map[*v1.Pod]int64{r1: 1000}).Annotations())
+
+	d := startDescheduler(t, "dryrun", shippedPolicy(t, g.Name, nil), "--dry-run")
+	code, err := d.Wait(ctxFor(t), 2*time.Minute)
+	if err != nil {
+		t.Fatalf("descheduler: %v", err)
+	}
+	if code != 0 {
+		t.Fatalf("descheduler exited %d; log:\n%s", code, d.LogTail(40))
+	}
+	if gone := evictedOrGone(t, ns, "heavy", "light", "r1"); len(gone) != 0 {
+		t.Errorf("--dry-run evicted %v", gone)
+	}
+	want := fmt.Sprintf(`"Evicted pod from a node above its task budget" plugin="ThreadBudget" node=%q pod="%s/heavy"`, hot, ns)
+	if !d.LogContains(want) {
+		t.Errorf("the log does not show the eviction it would make (%s):\n%s", want, d.LogTail(40))
 	}
 }

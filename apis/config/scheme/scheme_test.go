@@ -22,6 +22,8 @@ func TestCodecsDecodePluginConfig(t *testing.T) {
 		StaleNodePolicy:   config.StaleNodeAllow,
 		HeadroomWeight:    1,
 		SpreadWeight:      1,
+		// The default counts a capped pod's observed tasks twice.
+		CappedDemandPercent: 200,
 	}
 	tests := []struct {
 		name    string
@@ -46,7 +48,8 @@ func TestCodecsDecodePluginConfig(t *testing.T) {
           maxSampleAge: 45s
           staleNodePolicy: Reject
           headroomWeight: 0
-          spreadWeight: 5`,
+          spreadWeight: 5
+          cappedDemandPercent: 100`,
 			want: &config.ThreadAwareArgs{
 				HeadroomPercent:   0,
 				DefaultPodThreads: 250,
@@ -54,6 +57,8 @@ func TestCodecsDecodePluginConfig(t *testing.T) {
 				StaleNodePolicy:   config.StaleNodeReject,
 				HeadroomWeight:    0,
 				SpreadWeight:      5,
+				// 100 counts a capped pod as observed: the rule off.
+				CappedDemandPercent: 100,
 			},
 		},
 		{

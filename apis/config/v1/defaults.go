@@ -15,6 +15,8 @@ const (
 	DefaultStaleNodePolicy   StaleNodePolicy = "Allow"
 	DefaultHeadroomWeight    int32           = 1
 	DefaultSpreadWeight      int32           = 1
+	// DefaultCappedDemandPercent counts a capped pod's observed tasks twice.
+	DefaultCappedDemandPercent int32 = 200
 )
 
 // SetDefaults_ThreadAwareArgs fills the fields left unset; explicit zeroes are kept.
@@ -36,5 +38,8 @@ func SetDefaults_ThreadAwareArgs(obj *ThreadAwareArgs) {
 	}
 	if obj.SpreadWeight == nil {
 		obj.SpreadWeight = ptr.To(DefaultSpreadWeight)
+	}
+	if obj.CappedDemandPercent == nil {
+		obj.CappedDemandPercent = ptr.To(DefaultCappedDemandPercent)
 	}
 }

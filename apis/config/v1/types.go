@@ -25,4 +25,8 @@ type ThreadAwareArgs struct {
 	HeadroomWeight *int32 `json:"headroomWeight,omitempty"`
 	// SpreadWeight weighs the same-workload thread spread score, 0 to 100. Defaults to 1.
 	SpreadWeight *int32 `json:"spreadWeight,omitempty"`
+	// CappedDemandPercent is the percentage of their highest observed count at which pods
+	// capped by their node's task limit set their workload's learned demand, when no replica
+	// that was not capped used more, 100 to 1000. Defaults to 200.
+	CappedDemandPercent *int32 `json:"cappedDemandPercent,omitempty"`
 }

@@ -49,6 +49,9 @@ func autoConvert_v1_ThreadAwareArgs_To_config_ThreadAwareArgs(in *ThreadAwareArg
 	if err := metav1.Convert_Pointer_int32_To_int32(&in.SpreadWeight, &out.SpreadWeight, s); err != nil {
 		return err
 	}
+	if err := metav1.Convert_Pointer_int32_To_int32(&in.CappedDemandPercent, &out.CappedDemandPercent, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -72,6 +75,9 @@ func autoConvert_config_ThreadAwareArgs_To_v1_ThreadAwareArgs(in *config.ThreadA
 		return err
 	}
 	if err := metav1.Convert_int32_To_Pointer_int32(&in.SpreadWeight, &out.SpreadWeight, s); err != nil {
+		return err
+	}
+	if err := metav1.Convert_int32_To_Pointer_int32(&in.CappedDemandPercent, &out.CappedDemandPercent, s); err != nil {
 		return err
 	}
 	return nil

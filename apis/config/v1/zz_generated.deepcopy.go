@@ -39,6 +39,11 @@ func (in *ThreadAwareArgs) DeepCopyInto(out *ThreadAwareArgs) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.CappedDemandPercent != nil {
+		in, out := &in.CappedDemandPercent, &out.CappedDemandPercent
+		*out = new(int32)
+		**out = **in
+	}
 	return
 }
 

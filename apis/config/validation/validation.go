@@ -2,12 +2,21 @@
 package validation
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/threadaware/threadaware/apis/config"
 )
 
 const maxWeight = 100
+
+// Bounds of CappedDemandPercent: a capped pod counts at least as what it was seen to use, and
+// at most ten times that.
+const (
+	MinCappedDemandPercent = 100
+	MaxCappedDemandPercent = 1000
+)
 
 var supportedStaleNodePolicies = []string{string(config.StaleNodeAllow), string(config.StaleNodeReject)}
 
@@ -33,6 +42,10 @@ func ValidateThreadAwareArgs(path *field.Path, args *config.ThreadAwareArgs) err
 	allErrs = append(allErrs, validateWeight(path.Child("spreadWeight"), args.SpreadWeight)...)
 	if args.HeadroomWeight == 0 && args.SpreadWeight == 0 {
 		allErrs = append(allErrs, field.Invalid(path.Child("spreadWeight"), args.SpreadWeight, "headroomWeight and spreadWeight must not both be 0"))
+	}
+	if p := args.CappedDemandPercent; p < MinCappedDemandPercent || p > MaxCappedDemandPercent {
+		allErrs = append(allErrs, field.Invalid(path.Child("cappedDemandPercent"), p,
+			fmt.Sprintf("must be between %d and %d", MinCappedDemandPercent, MaxCappedDemandPercent)))
 	}
 	return allErrs.ToAggregate()
 }

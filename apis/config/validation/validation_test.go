@@ -14,12 +14,13 @@ import (
 
 func validArgs() config.ThreadAwareArgs {
 	return config.ThreadAwareArgs{
-		HeadroomPercent:   10,
-		DefaultPodThreads: 100,
-		MaxSampleAge:      metav1.Duration{Duration: 3 * time.Minute},
-		StaleNodePolicy:   config.StaleNodeAllow,
-		HeadroomWeight:    1,
-		SpreadWeight:      1,
+		HeadroomPercent:     10,
+		DefaultPodThreads:   100,
+		MaxSampleAge:        metav1.Duration{Duration: 3 * time.Minute},
+		StaleNodePolicy:     config.StaleNodeAllow,
+		HeadroomWeight:      1,
+		SpreadWeight:        1,
+		CappedDemandPercent: 200,
 	}
 }
 
@@ -59,6 +60,16 @@ func TestValidateThreadAwareArgs(t *testing.T) {
 				field.Invalid(field.NewPath("headroomWeight"), nil, ""),
 				field.Invalid(field.NewPath("spreadWeight"), nil, ""),
 			},
+		},
+		"capped demand at its bounds is valid": {mod: func(a *config.ThreadAwareArgs) { a.CappedDemandPercent = 100 }},
+		"capped demand at 1000 is valid":       {mod: func(a *config.ThreadAwareArgs) { a.CappedDemandPercent = 1000 }},
+		"capped demand below 100": {
+			mod:      func(a *config.ThreadAwareArgs) { a.CappedDemandPercent = 99 },
+			wantErrs: field.ErrorList{field.Invalid(field.NewPath("cappedDemandPercent"), nil, "")},
+		},
+		"capped demand above 1000": {
+			mod:      func(a *config.ThreadAwareArgs) { a.CappedDemandPercent = 1001 },
+			wantErrs: field.ErrorList{field.Invalid(field.NewPath("cappedDemandPercent"), nil, "")},
 		},
 		"both weights zero": {
 			mod:      func(a *config.ThreadAwareArgs) { a.HeadroomWeight, a.SpreadWeight = 0, 0 },

@@ -142,6 +142,8 @@ func (o *options) explain(ctx context.Context, name string) (*Explanation, error
 	}
 	e.Feasible = len(feasible)
 	if len(feasible) > 0 && v.plugin.PreScore(ctx, state, pod, feasible).IsSuccess() {
+		// Score every feasible node, then NormalizeScore over them, as the framework does.
+		var scores fwk.NodeScoreList
 		for i := range e.Nodes {
 			if !e.Nodes[i].Fits {
 				continue
@@ -151,7 +153,21 @@ func (o *options) explain(ctx context.Context, name string) (*Explanation, error
 			if !s.IsSuccess() {
 				return nil, fmt.Errorf("ThreadAware Score on node %s: %w", e.Nodes[i].Name, s.AsError())
 			}
-			e.Nodes[i].Score = &score
+			scores = append(scores, fwk.NodeScore{Name: e.Nodes[i].Name, Score: score})
+		}
+		if ext := v.plugin.ScoreExtensions(); ext != nil {
+			if s := ext.NormalizeScore(ctx, state, pod, scores); !s.IsSuccess() {
+				return nil, fmt.Errorf("ThreadAware NormalizeScore: %w", s.AsError())
+			}
+		}
+		byName := map[string]int64{}
+		for _, ns := range scores {
+			byName[ns.Name] = ns.Score
+		}
+		for i := range e.Nodes {
+			if score, ok := byName[e.Nodes[i].Name]; ok && e.Nodes[i].Fits {
+				e.Nodes[i].Score = &score
+			}
 		}
 	}
 	return e, nil

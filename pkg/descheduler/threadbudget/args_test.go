@@ -72,19 +72,15 @@ func TestReplacementDemand(t *testing.T) {
 	tests := []struct {
 		name                string
 		scheduler, observed int64
-		capped              bool
-		percent             int64
 		want                int64
 	}{
-		{name: "the scheduler's demand", scheduler: 1000, observed: 600, percent: 200, want: 1000},
-		{name: "at least what was observed", scheduler: 100, observed: 600, percent: 200, want: 600},
-		{name: "a capped pod counts twice its observed tasks", scheduler: 600, observed: 600, capped: true, percent: 200, want: 1200},
-		{name: "a capped pod: the scheduler's demand when higher", scheduler: 5000, observed: 600, capped: true, percent: 200, want: 5000},
-		{name: "bounded above every node's limit", scheduler: 1 << 40, observed: 1<<30 - 1, capped: true, percent: 1000, want: 1<<22 + 1},
+		{name: "the scheduler's demand", scheduler: 1000, observed: 600, want: 1000},
+		{name: "at least what was observed", scheduler: 100, observed: 600, want: 600},
+		{name: "bounded above every node's limit", scheduler: 1 << 40, observed: 1<<30 - 1, want: 1<<22 + 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := replacementDemand(tc.scheduler, tc.observed, tc.capped, tc.percent); got != tc.want {
+			if got := replacementDemand(tc.scheduler, tc.observed); got != tc.want {
 				t.Errorf("replacementDemand = %d, want %d", got, tc.want)
 			}
 		})

@@ -161,6 +161,15 @@ func TestBalance(t *testing.T) {
 			{name: "b1", node: "node-b", workload: "wb"}, {name: "c1", node: "node-c", workload: "wc"}},
 		want: []string{"a1"},
 	}, {
+		name: "a capped pod whose replica elsewhere was not capped and used more: that replica's count is the demand",
+		// a1 got 800 on node-a before failing; its replica c1 runs 900 on node-c. The workload
+		// uses 900, not twice 800: a1 moves to node-b (1480 room), which 1600 would not fit.
+		nodes: []nodeSpec{{name: "node-a", podsPIDMax: 1600, pods: map[string]int64{"a1": 800, "a2": 700, "a3": 100}},
+			{name: "node-b", podsPIDMax: 3200, pods: map[string]int64{"b1": 1400}}, {name: "node-c", podsPIDMax: 4800, pods: map[string]int64{"c1": 900, "c2": 2000}}},
+		pods: []podSpec{{name: "a1", node: "node-a", workload: "w1", capped: true}, {name: "a2", node: "node-a", workload: "w2"}, {name: "a3", node: "node-a", workload: "w3"},
+			{name: "b1", node: "node-b", workload: "wb"}, {name: "c1", node: "node-c", workload: "w1"}, {name: "c2", node: "node-c", workload: "wc"}},
+		want: []string{"a1"},
+	}, {
 		name: "a pod's demand is the scheduler's: its expected-threads annotation",
 		// a1 declares 4000: no node has room for it; a2 moves instead.
 		nodes: []nodeSpec{hotA, roomyB, roomyC},

@@ -3,12 +3,12 @@ package threadbudget
 import (
 	"cmp"
 	"context"
-	"fmt"
+	"runtime"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
-	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	nodeutil "sigs.k8s.io/descheduler/pkg/descheduler/node"
 
 	"github.com/threadaware/threadaware/pkg/plugins/threadaware"
@@ -32,37 +32,29 @@ type classification struct {
 	destinations []*nodeState
 }
 
-// classify takes a snapshot of the nodes and their pods, as the scheduler's cache would hold
-// them, and judges every node with ThreadAware's own figures.
+// classify judges every node with ThreadAware's own figures, from the pods assigned to it
+// that hold tasks, as the scheduler's cache would hold them. Nodes are judged in parallel,
+// one worker per CPU, as the scheduler filters them.
 func (b *ThreadBudget) classify(ctx context.Context, nodes []*v1.Node) (*classification, error) {
 	logger := klog.FromContext(ctx)
-	byNode := make(map[string][]*v1.Pod, len(nodes))
-	var all []*v1.Pod
-	getPods := b.handle.GetPodsAssignedToNodeFunc()
-	for _, n := range nodes {
-		pods, err := getPods(n.Name, func(p *v1.Pod) bool { return !isTerminated(p) })
-		if err != nil {
-			return nil, fmt.Errorf("listing the pods of node %s: %w", n.Name, err)
-		}
-		byNode[n.Name] = pods
-		all = append(all, pods...)
+	states := make([]nodeState, len(nodes))
+	workqueue.ParallelizeUntil(ctx, runtime.GOMAXPROCS(0), len(nodes), func(i int) {
+		view, pods := b.scheduler.InspectAssigned(ctx, nodes[i])
+		states[i] = nodeState{node: nodes[i], view: view, pods: pods, room: view.Room()}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	snapshot := schedcache.NewSnapshot(all, nodes)
 	c := &classification{}
-	for _, n := range nodes {
-		ni, err := snapshot.NodeInfos().Get(n.Name)
-		if err != nil {
-			return nil, err
-		}
-		s := &nodeState{node: n, view: b.scheduler.InspectNode(ctx, ni), pods: byNode[n.Name]}
-		s.room = s.view.Room()
+	for i := range states {
+		s := &states[i]
 		switch {
 		case s.view.DataReason != "":
 			b.metrics.skips[dataSkip(s.view.DataReason)].Inc()
-			logger.V(3).Info("Node has no current thread data; not acting on it nor moving pods to it", "node", klog.KObj(n), "reason", s.view.DataReason)
+			logger.V(3).Info("Node has no current thread data; not acting on it nor moving pods to it", "node", klog.KObj(s.node), "reason", s.view.DataReason)
 		case s.view.Hot():
 			c.hot = append(c.hot, s)
-		case !s.view.PIDPressure && !nodeutil.IsNodeUnschedulable(n):
+		case !s.view.PIDPressure && !nodeutil.IsNodeUnschedulable(s.node):
 			c.destinations = append(c.destinations, s)
 		}
 	}
@@ -115,8 +107,7 @@ func (b *ThreadBudget) candidates(s *nodeState) []candidate {
 			continue
 		}
 		d, _ := b.scheduler.Demand(p)
-		isCapped := capped(p)
-		cs = append(cs, candidate{pod: p, observed: observed, peak: b.scheduler.PodPeak(s.view, p), capped: isCapped, demand: replacementDemand(d, observed, isCapped, b.cappedPercent)})
+		cs = append(cs, candidate{pod: p, observed: observed, peak: b.scheduler.PodPeak(s.view, p), capped: threadaware.Capped(s.view, p), demand: replacementDemand(d, observed)})
 	}
 	slices.SortFunc(cs, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(b.observed, a.observed), cmp.Compare(a.pod.Namespace, b.pod.Namespace), cmp.Compare(a.pod.Name, b.pod.Name))

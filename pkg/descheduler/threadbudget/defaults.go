@@ -8,10 +8,6 @@ import (
 	configv1 "github.com/threadaware/threadaware/apis/config/v1"
 )
 
-// DefaultCappedDemandPercent counts a capped pod's observed tasks twice when looking for a
-// node its replacement fits.
-const DefaultCappedDemandPercent int32 = 200
-
 // SetDefaults_ThreadBudgetArgs fills the unset fields: the scheduler's arithmetic takes the
 // ThreadAware defaults, so that a policy and a scheduler configuration that both leave them
 // unset agree.
@@ -30,6 +26,6 @@ func SetDefaults_ThreadBudgetArgs(obj runtime.Object) {
 		args.MaxSampleAge = &metav1.Duration{Duration: configv1.DefaultMaxSampleAge}
 	}
 	if args.CappedDemandPercent == nil {
-		args.CappedDemandPercent = ptr.To(DefaultCappedDemandPercent)
+		args.CappedDemandPercent = ptr.To(configv1.DefaultCappedDemandPercent)
 	}
 }

@@ -58,7 +58,7 @@ type podSpec struct {
 	workload string
 	// expected is its expected-threads annotation ("" for none).
 	expected string
-	// capped: a container restarted after exiting 1.
+	// capped: a container restarted after exiting 1, a minute ago.
 	capped bool
 	// critical: system-node-critical priority.
 	critical bool
@@ -134,7 +134,8 @@ func (p podSpec) object(start time.Time) *v1.Pod {
 	if p.capped {
 		s := &pod.Status.ContainerStatuses[0]
 		s.RestartCount = 3
-		s.LastTerminationState.Terminated = &v1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}
+		// It failed a minute ago, on the clock the node's sample is stamped with.
+		s.LastTerminationState.Terminated = &v1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", FinishedAt: metav1.NewTime(start.Add(59 * time.Minute))}
 	}
 	if p.critical {
 		pod.Spec.PriorityClassName = "system-node-critical"
@@ -157,7 +158,7 @@ type cluster struct {
 	evicted []string
 }
 
-func newCluster(ctx context.Context, t *testing.T, nodes []nodeSpec, pods []podSpec, pdb map[string]bool, limits *evictions.Options) *cluster {
+func newCluster(ctx context.Context, t testing.TB, nodes []nodeSpec, pods []podSpec, pdb map[string]bool, limits *evictions.Options) *cluster {
 	t.Helper()
 	now := time.Now()
 	var objs []runtime.Object
@@ -199,7 +200,7 @@ func (c *cluster) evictedPods() []string {
 }
 
 // plugin builds ThreadBudget over the cluster with args (nil: defaults).
-func (c *cluster) plugin(ctx context.Context, t *testing.T, args *ThreadBudgetArgs) *ThreadBudget {
+func (c *cluster) plugin(ctx context.Context, t testing.TB, args *ThreadBudgetArgs) *ThreadBudget {
 	t.Helper()
 	if args == nil {
 		args = &ThreadBudgetArgs{}

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
@@ -33,11 +32,10 @@ var _ frameworktypes.BalancePlugin = &ThreadBudget{}
 
 // ThreadBudget evicts pods from nodes above their task budget.
 type ThreadBudget struct {
-	handle        frameworktypes.Handle
-	scheduler     *threadaware.ThreadAware
-	podFilter     podutil.FilterFunc
-	cappedPercent int64
-	metrics       *pluginMetrics
+	handle    frameworktypes.Handle
+	scheduler *threadaware.ThreadAware
+	podFilter podutil.FilterFunc
+	metrics   *pluginMetrics
 
 	// mu guards lastEvicted: per node, the observed-at of the sample the plugin last evicted
 	// on. Both it and the node's later samples are on the node agent's clock.
@@ -71,6 +69,8 @@ func New(ctx context.Context, obj runtime.Object, handle frameworktypes.Handle) 
 		StaleNodePolicy: config.StaleNodeAllow,
 		HeadroomWeight:  1,
 		SpreadWeight:    1,
+		// A capped pod counts towards its workload's learned demand as in the scheduler.
+		CappedDemandPercent: *args.CappedDemandPercent,
 	}, fh)
 	if err != nil {
 		return nil, fmt.Errorf("building ThreadAware: %w", err)
@@ -86,22 +86,15 @@ func New(ctx context.Context, obj runtime.Object, handle frameworktypes.Handle) 
 	}
 
 	return &ThreadBudget{
-		handle:        handle,
-		scheduler:     p.(*threadaware.ThreadAware),
-		podFilter:     podFilter,
-		cappedPercent: int64(*args.CappedDemandPercent),
-		metrics:       newPluginMetrics(),
-		lastEvicted:   map[string]time.Time{},
+		handle:      handle,
+		scheduler:   p.(*threadaware.ThreadAware),
+		podFilter:   podFilter,
+		metrics:     newPluginMetrics(),
+		lastEvicted: map[string]time.Time{},
 	}, nil
 }
 
 // Name returns the plugin's name.
 func (b *ThreadBudget) Name() string {
 	return PluginName
-}
-
-// isTerminated reports whether a pod holds no tasks any more: the scheduler's cache drops such
-// pods, and so does the plugin's view.
-func isTerminated(pod *v1.Pod) bool {
-	return pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
 }

@@ -19,10 +19,11 @@ type ThreadBudgetArgs struct {
 	DefaultPodThreads *int64           `json:"defaultPodThreads,omitempty"`
 	MaxSampleAge      *metav1.Duration `json:"maxSampleAge,omitempty"`
 
-	// CappedDemandPercent is how a pod that was capped by its node's limit (it restarted after
-	// failing, on a hot node) is counted when the plugin looks for a node its replacement
-	// fits: its observed tasks understate its demand, so they count at this percentage. 100
-	// to 1000.
+	// CappedDemandPercent is the scheduler's ThreadAware arg of the same name, and must be set
+	// to the same value: pods capped by their node's limit (a container failed while the node
+	// was at its usable share) set their workload's learned demand at this percentage of what
+	// they got, when no other replica used more; the plugin looks for a node the replacement
+	// fits with that demand. 100 to 1000.
 	CappedDemandPercent *int32 `json:"cappedDemandPercent,omitempty"`
 
 	// EvictableNamespaces limits eviction to, or keeps it out of, some namespaces (one of

@@ -11,13 +11,6 @@ import (
 	"github.com/threadaware/threadaware/apis/config/validation"
 )
 
-// Bounds of CappedDemandPercent: a capped pod counts at least as what it was seen to use, and
-// at most ten times that.
-const (
-	minCappedDemandPercent = 100
-	maxCappedDemandPercent = 1000
-)
-
 // ValidateThreadBudgetArgs checks the args as the descheduler decodes them, before
 // defaulting: an unset field is valid. The fields shared with the scheduler are checked by
 // the scheduler's own validation, so that both refuse the same values. Every error names its
@@ -32,18 +25,16 @@ func ValidateThreadBudgetArgs(obj runtime.Object) error {
 	SetDefaults_ThreadBudgetArgs(d)
 	var errs []error
 	shared := &config.ThreadAwareArgs{
-		HeadroomPercent:   *d.HeadroomPercent,
-		DefaultPodThreads: *d.DefaultPodThreads,
-		MaxSampleAge:      *d.MaxSampleAge,
-		StaleNodePolicy:   config.StaleNodeAllow,
-		HeadroomWeight:    1,
-		SpreadWeight:      1,
+		HeadroomPercent:     *d.HeadroomPercent,
+		DefaultPodThreads:   *d.DefaultPodThreads,
+		MaxSampleAge:        *d.MaxSampleAge,
+		StaleNodePolicy:     config.StaleNodeAllow,
+		HeadroomWeight:      1,
+		SpreadWeight:        1,
+		CappedDemandPercent: *d.CappedDemandPercent,
 	}
 	if err := validation.ValidateThreadAwareArgs(path, shared); err != nil {
 		errs = append(errs, err)
-	}
-	if p := *d.CappedDemandPercent; p < minCappedDemandPercent || p > maxCappedDemandPercent {
-		errs = append(errs, field.Invalid(path.Child("cappedDemandPercent"), p, fmt.Sprintf("must be between %d and %d", minCappedDemandPercent, maxCappedDemandPercent)))
 	}
 	if ns := args.EvictableNamespaces; ns != nil && len(ns.Include) > 0 && len(ns.Exclude) > 0 {
 		errs = append(errs, field.Invalid(path.Child("evictableNamespaces"), ns, "only one of include and exclude can be set"))

@@ -25,8 +25,15 @@ func (pl *ThreadAware) demand(pod *v1.Pod, workload string) (int64, demandSource
 	if ok {
 		return n, fromAnnotation, err
 	}
-	if n, ok := pl.learned.demand(workload); ok {
-		return min(n, threadinfo.MaxTaskLimit+1), fromWorkload, err
+	n, source := pl.unannotatedDemand(pl.learned.demand(workload))
+	return n, source, err
+}
+
+// unannotatedDemand is D of a pod without expected-threads, given its workload's learned
+// demand (ok false: none).
+func (pl *ThreadAware) unannotatedDemand(learned int64, ok bool) (int64, demandSource) {
+	if ok {
+		return min(learned, threadinfo.MaxTaskLimit+1), fromWorkload
 	}
-	return pl.defaultPodThreads, fromDefault, err
+	return pl.defaultPodThreads, fromDefault
 }

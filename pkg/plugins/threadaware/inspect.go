@@ -2,6 +2,7 @@ package threadaware
 
 import (
 	"context"
+	"slices"
 
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -40,13 +41,37 @@ type NodeView struct {
 func (pl *ThreadAware) InspectNode(ctx context.Context, nodeInfo fwk.NodeInfo) NodeView {
 	node := nodeInfo.Node()
 	e := pl.nodes.entry(ctx, node)
-	v := NodeView{DataReason: e.dataReason, PIDPressure: e.pidPressure}
 	if !e.hasData {
-		return v
+		return NodeView{DataReason: e.dataReason, PIDPressure: e.pidPressure}
 	}
 	now := pl.now().UnixNano()
-	v.DataReason = pl.dataReason(e, now)
-	l := pl.load(e, nodeInfo, now)
+	return pl.view(e, pl.load(e, nodeInfo, now), now)
+}
+
+// InspectPods is InspectNode for a caller that holds a node's assigned pods, not a scheduler
+// snapshot (the descheduler): the view of node with pods assigned to it, as Filter would see
+// it in a NodeInfo holding them. The load is computed for this call and not kept, so the
+// caller builds no NodeInfo, whose resource accounting it does not need.
+func (pl *ThreadAware) InspectPods(ctx context.Context, node *v1.Node, pods []*v1.Pod) NodeView {
+	e := pl.nodes.entry(ctx, node)
+	if !e.hasData {
+		return NodeView{DataReason: e.dataReason, PIDPressure: e.pidPressure}
+	}
+	now := pl.now().UnixNano()
+	return pl.view(e, pl.computeLoad(e, len(pods), slices.Values(pods), now), now)
+}
+
+// InspectAssigned is InspectPods over the pods assigned to node as the plugin's informer
+// handlers know them (those that have not terminated), which it also returns: what the
+// descheduler relieves a node of. It reads no indexer and builds no NodeInfo.
+func (pl *ThreadAware) InspectAssigned(ctx context.Context, node *v1.Node) (NodeView, []*v1.Pod) {
+	pods := pl.learned.podsOn(node.Name)
+	return pl.InspectPods(ctx, node, pods), pods
+}
+
+// view is the NodeView of a node with data, given its held pods' load.
+func (pl *ThreadAware) view(e *nodeEntry, l *nodeLoad, now int64) NodeView {
+	v := NodeView{DataReason: pl.dataReason(e, now), PIDPressure: e.pidPressure}
 	v.Sample = e.sample
 	v.receivedAt = e.receivedAt
 	v.Used = max(0, e.sample.Threads-l.departed)
@@ -56,12 +81,7 @@ func (pl *ThreadAware) InspectNode(ctx context.Context, nodeInfo fwk.NodeInfo) N
 	if e.sample.HasPodsPIDs {
 		v.PodsUsed = max(0, e.sample.PodsPIDs-l.departed)
 	}
-	for _, p := range nodeInfo.GetPods() {
-		uid := sampledKey(e.sample.PodThreads, p.GetPod())
-		if n, ok := e.sample.PodThreads[uid]; ok {
-			v.Peaked = threadinfo.AddSat(v.Peaked, max(0, pl.ownPeak(&e.sample, e.receivedAt, p.GetPod(), uid)-n))
-		}
-	}
+	v.Peaked = l.peaked
 	return v
 }
 

@@ -1,6 +1,7 @@
 package threadaware
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,6 +51,14 @@ func TestInspectNode(t *testing.T) {
 		v := pl.InspectNode(ctx, ni)
 		got[n.Name] = NodeView{DataReason: v.DataReason, PIDPressure: v.PIDPressure, Used: v.Used, InFlight: v.InFlight,
 			Usable: v.Usable, PodsUsed: v.PodsUsed, PodsUsable: v.PodsUsable}
+		// The descheduler's form, from the node's pods without a NodeInfo, is the same view.
+		var pods []*v1.Pod
+		for _, pi := range ni.GetPods() {
+			pods = append(pods, pi.GetPod())
+		}
+		if diff := cmp.Diff(v, pl.InspectPods(ctx, n, pods), cmp.AllowUnexported(NodeView{})); diff != "" {
+			t.Errorf("InspectPods on %s differs from InspectNode (-InspectNode,+InspectPods):\n%s", n.Name, diff)
+		}
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(NodeView{})); diff != "" {
 		t.Errorf("InspectNode (-want,+got):\n%s", diff)
@@ -110,5 +119,47 @@ func TestDemand(t *testing.T) {
 		if diff := cmp.Diff(tt.want, demand{n, source}); diff != "" {
 			t.Errorf("%s: Demand (-want,+got):\n%s", tt.name, diff)
 		}
+	}
+}
+
+// TestLoadOfHeldObjectsAndCopies: a node's load is the same whether its pods are the very
+// objects the plugin's handlers hold (looked up once, by UID: the descheduler's case) or
+// copies of them (a scheduler snapshot's assumed pods), and with pods the handlers have not
+// seen: workloads, their learned demands, the pods' own peaks and the departed pods agree.
+func TestLoadOfHeldObjectsAndCopies(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	node := makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536,
+		podThreads: map[string]int64{"w1": 3000, "w2": 1000, "a1": 500, "gone": 700}}).Obj()
+	pl := newTestPlugin(ctx, t, defaultArgs(), cache.NewSnapshot(nil, []*v1.Node{node}))
+	held := []*v1.Pod{
+		javaPod("w1", "web", "x", -1).Node("n").Obj(),
+		javaPod("w2", "web", "x", -1).Node("n").Obj(),
+		javaPod("a1", "api", "y", 2000).Node("n").Obj(),
+	}
+	at := freshSample.UnixNano()
+	for _, p := range held {
+		pl.learned.setPod(p, at)
+	}
+	pl.learned.setPod(javaPod("gone", "web", "x", -1).Node("n").Obj(), at)
+	pl.learned.setNode("n", map[string]int64{"w1": 3000, "w2": 1000, "a1": 500, "gone": 700}, nil, sampleBudget{}, at)
+	pl.onPodDelete(javaPod("gone", "web", "x", -1).Node("n").Obj())
+	// A pod the handlers have not delivered yet, of a workload they have never seen.
+	fresh := javaPod("f1", "batch", "z", -1).Node("n").Obj()
+
+	e := pl.nodes.entry(ctx, node)
+	load := func(pods []*v1.Pod) *nodeLoad {
+		return pl.computeLoad(e, len(pods), slices.Values(pods), testNow.UnixNano())
+	}
+	var copies []*v1.Pod
+	for _, p := range held {
+		copies = append(copies, p.DeepCopy())
+	}
+	got, want := load(append(slices.Clone(held), fresh)), load(append(copies, fresh))
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(nodeLoad{}, workloadThreads{})); diff != "" {
+		t.Errorf("load of the held objects (-copies,+held):\n%s", diff)
+	}
+	// web learned 3000 from w1: w2 (1000 sampled) is expected to reach it; a1 its 2000.
+	if got.inFlight != 2000+1500+100 || got.departed != 700 || len(got.workloads) != 3 {
+		t.Errorf("load %+v: want in flight 3600 (w2 2000, a1 1500, f1 100), departed 700, 3 workloads", got)
 	}
 }

@@ -80,8 +80,13 @@ type learnedDemand struct {
 	// byNode lists the assigned pods of each node, for the queueing hints.
 	byNode map[string]map[types.UID]*podState
 	// observed holds each node's latest per-pod sample, to seed pods the informer delivers
-	// after their node's sample.
+	// after their node's sample, and budgets whether that sample showed the node at its
+	// budget, for pods whose status says they were capped after it was received.
 	observed map[string]map[string]int64
+	budgets  map[string]sampleBudget
+	// cappedPercent is the percentage of its observed tasks at which a capped pod counts
+	// towards its workload's demand (capped.go).
+	cappedPercent int64
 	// lastID is the last workload ID handed out; IDs are never reused.
 	lastID workloadID
 	// version changes whenever a learned demand or a workload ID changes, so derived per-node
@@ -96,31 +101,47 @@ type workloadState struct {
 	id workloadID
 	// pods counts its assigned pods.
 	pods int
-	// window holds its pods' observations; demand is its value at the last update, and
+	// window holds its pods' observations, capped those of its pods capped by their node's
+	// limit (capped.go); demand is what they made of it at the last update (demandOf), and
 	// learned says whether there was any.
 	window  windowMax
+	capped  windowMax
 	demand  int64
 	learned bool
 	// lastUsed is when (Unix nanoseconds) it last lost its last pod or was asked for its ID.
 	lastUsed atomic.Int64
 }
 
+// sampleBudget is what a node's sample says for the capped rule: whether the node was at or
+// above its usable share (atBudget), and the sample's stamp (Unix nanoseconds, node's clock).
+type sampleBudget struct {
+	atBudget   bool
+	observedAt int64
+}
+
 // podState is what is known of one assigned pod.
 type podState struct {
 	pod      *v1.Pod
 	workload string
+	// ws is its workload's state (nil without a workload): a workload is kept while it has
+	// assigned pods, so this is the map's entry for as long as the pod is assigned.
+	ws *workloadState
 	// peak holds the pod's own observations.
 	peak windowMax
 }
 
-func newLearnedDemand() *learnedDemand {
+// newLearnedDemand returns an empty learned state whose capped pods count at cappedPercent of
+// their observed tasks.
+func newLearnedDemand(cappedPercent int64) *learnedDemand {
 	return &learnedDemand{
-		workloads: map[string]*workloadState{},
-		pods:      map[types.UID]*podState{},
-		mirrors:   map[types.UID]types.UID{},
-		gone:      map[types.UID]int64{},
-		byNode:    map[string]map[types.UID]*podState{},
-		observed:  map[string]map[string]int64{},
+		cappedPercent: cappedPercent,
+		budgets:       map[string]sampleBudget{},
+		workloads:     map[string]*workloadState{},
+		pods:          map[types.UID]*podState{},
+		mirrors:       map[types.UID]types.UID{},
+		gone:          map[types.UID]int64{},
+		byNode:        map[string]map[types.UID]*podState{},
+		observed:      map[string]map[string]int64{},
 	}
 }
 
@@ -176,10 +197,25 @@ func (l *learnedDemand) id(workload string, now int64) workloadID {
 		w = l.workload(workload)
 		l.mu.Unlock()
 	}
+	w.touch(now)
+	return w.id
+}
+
+// touch keeps the workload from being forgotten for another demandWindow after now (Unix
+// nanoseconds).
+func (w *workloadState) touch(now int64) {
 	if w.lastUsed.Load() < now {
 		w.lastUsed.Store(now)
 	}
-	return w.id
+}
+
+// learnedDemand returns the workload's learned demand and whether there is one; none for a
+// nil workload. Callers hold mu.
+func (w *workloadState) learnedDemand() (int64, bool) {
+	if w == nil || !w.learned {
+		return 0, false
+	}
+	return w.demand, true
 }
 
 // workload returns the state of a workload, creating it. Callers hold mu.
@@ -227,7 +263,16 @@ func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
 		p = nil
 	}
 	if p != nil {
+		b := l.budgets[pod.Spec.NodeName]
+		wasCapped := capped(p.pod, b.atBudget, b.observedAt)
 		p.pod = pod
+		if !wasCapped && capped(pod, b.atBudget, b.observedAt) {
+			// The pod's failure reached the API after its node's sample: count that
+			// sample's observation of it as capped now.
+			if n, ok := l.sampled(pod.Spec.NodeName, uid, pod.UID); ok {
+				l.observe(p, now, n)
+			}
+		}
 		return
 	}
 	p = &podState{pod: pod, workload: key}
@@ -241,14 +286,23 @@ func (l *learnedDemand) setPod(pod *v1.Pod, now int64) {
 	}
 	l.byNode[node][uid] = p
 	if key != "" {
-		l.workload(key).pods++
+		p.ws = l.workload(key)
+		p.ws.pods++
 	}
-	if n, ok := l.observed[node][string(uid)]; ok {
+	if n, ok := l.sampled(node, uid, pod.UID); ok {
 		// The node's sample listed the pod before the informer delivered it.
 		l.observe(p, now, n)
-	} else if n, ok := l.observed[node][string(pod.UID)]; ok {
-		l.observe(p, now, n)
 	}
+}
+
+// sampled returns what the node's latest sample lists for a pod, under its cgroup UID or its
+// API UID. Callers hold mu.
+func (l *learnedDemand) sampled(node string, uid, apiUID types.UID) (int64, bool) {
+	if n, ok := l.observed[node][string(uid)]; ok {
+		return n, true
+	}
+	n, ok := l.observed[node][string(apiUID)]
+	return n, ok
 }
 
 // deletePod forgets an assigned pod at now (Unix nanoseconds).
@@ -269,6 +323,11 @@ func (l *learnedDemand) deletePod(pod *v1.Pod, now int64) {
 func (l *learnedDemand) known(uid string) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	return l.knownLocked(uid)
+}
+
+// knownLocked is known for a caller that holds mu.
+func (l *learnedDemand) knownLocked(uid string) bool {
 	k := types.UID(uid)
 	if _, ok := l.gone[k]; ok {
 		return true
@@ -299,15 +358,18 @@ func (l *learnedDemand) remove(uid types.UID, p *podState, now int64) {
 }
 
 // setNode records a node's per-pod sample and the pods' peaks since the last write, received
-// at at (Unix nanoseconds, scheduler's clock); nil forgets the node. A pod's observation is
-// its peak where the sample has one. It costs O(1) per pod of the node.
-func (l *learnedDemand) setNode(node string, podThreads, podPeaks map[string]int64, at int64) {
+// at at (Unix nanoseconds, scheduler's clock), and whether it shows the node at its budget;
+// nil forgets the node. A pod's observation is its peak where the sample has one. It costs
+// O(1) per pod of the node.
+func (l *learnedDemand) setNode(node string, podThreads, podPeaks map[string]int64, budget sampleBudget, at int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if podThreads == nil {
 		delete(l.observed, node)
+		delete(l.budgets, node)
 		return
 	}
+	l.budgets[node] = budget
 	if len(podPeaks) > 0 {
 		withPeaks := make(map[string]int64, len(podThreads))
 		for uid, n := range podThreads {
@@ -327,18 +389,41 @@ func (l *learnedDemand) setNode(node string, podThreads, podPeaks map[string]int
 	}
 }
 
-// observe adds one observation of a pod to its own and its workload's window. Callers hold mu.
+// observe adds one observation of a pod to its own window and to its workload's: its capped
+// window when the pod was capped by its node's limit (capped.go). Callers hold mu.
 func (l *learnedDemand) observe(p *podState, at, n int64) {
 	p.peak.add(at, n)
 	if p.workload == "" {
 		return
 	}
 	w := l.workload(p.workload)
-	w.window.add(at, n)
-	if !w.learned || n > w.demand {
-		w.demand, w.learned = n, true
+	if b := l.budgets[p.pod.Spec.NodeName]; capped(p.pod, b.atBudget, b.observedAt) {
+		w.capped.add(at, n)
+	} else {
+		w.window.add(at, n)
+	}
+	if d, ok := l.demandOf(w, at); ok != w.learned || d != w.demand {
+		w.demand, w.learned = d, ok
 		l.version.Add(1)
 	}
+}
+
+// demandOf is a workload's learned demand in the window that ends at now (Unix nanoseconds),
+// and whether it has one: the highest observation of its pods that were not capped, unless a
+// capped pod got as far or further, in which case the capped pods' highest at cappedPercent
+// (and at least the others'). Replicas are alike: one that was not capped and used more than
+// any capped one got shows what they use; when none did, what the capped ones got understates
+// it. Callers hold mu.
+func (l *learnedDemand) demandOf(w *workloadState, now int64) (int64, bool) {
+	u, uncapped := w.window.value(now)
+	c, capped := w.capped.value(now)
+	switch {
+	case !capped:
+		return u, uncapped
+	case uncapped && u > c:
+		return u, true
+	}
+	return max(u, CappedDemand(c, l.cappedPercent)), true
 }
 
 // expire lowers each workload's learned demand to its window ending at now (Unix
@@ -354,7 +439,7 @@ func (l *learnedDemand) expire(now int64) {
 		}
 	}
 	for key, w := range l.workloads {
-		v, ok := w.window.value(now)
+		v, ok := l.demandOf(w, now)
 		if ok != w.learned || v != w.demand {
 			w.demand, w.learned = v, ok
 			changed = true

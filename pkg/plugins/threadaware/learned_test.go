@@ -76,7 +76,7 @@ func TestRedeployInheritsObservedThreads(t *testing.T) {
 }
 
 func TestLearnedDemand(t *testing.T) {
-	l := newLearnedDemand()
+	l := newLearnedDemand(100)
 	at := testNow.UnixNano()
 	v0 := l.version.Load()
 	a, b := javaPod("a", "web", "x", -1).Node("n1").Obj(), javaPod("b", "web", "x", -1).Node("n2").Obj()
@@ -86,8 +86,8 @@ func TestLearnedDemand(t *testing.T) {
 	if _, ok := l.demand(web); ok {
 		t.Error("no pod observed yet, but a demand was learned")
 	}
-	l.setNode("n1", map[string]int64{"a": 300, "x": 9000}, nil, at)
-	l.setNode("n2", map[string]int64{"b": 500}, nil, at)
+	l.setNode("n1", map[string]int64{"a": 300, "x": 9000}, nil, sampleBudget{}, at)
+	l.setNode("n2", map[string]int64{"b": 500}, nil, sampleBudget{}, at)
 	if got, _ := l.demand(web); got != 500 {
 		t.Errorf("peak = %d, want 500", got)
 	}
@@ -95,7 +95,7 @@ func TestLearnedDemand(t *testing.T) {
 	if v1 == v0 {
 		t.Error("version did not change when a peak was learned")
 	}
-	l.setNode("n1", map[string]int64{"a": 300, "x": 1}, nil, at)
+	l.setNode("n1", map[string]int64{"a": 300, "x": 1}, nil, sampleBudget{}, at)
 	if l.version.Load() != v1 {
 		t.Error("version changed although no peak changed")
 	}
@@ -103,17 +103,17 @@ func TestLearnedDemand(t *testing.T) {
 	// the window.
 	l.deletePod(a, at)
 	l.deletePod(b, at)
-	l.setNode("n2", nil, nil, 0)
+	l.setNode("n2", nil, nil, sampleBudget{}, 0)
 	if got, ok := l.demand(web); !ok || got != 500 {
 		t.Errorf("after every pod left, demand = (%d, %v), want the peak 500 kept", got, ok)
 	}
 	c := javaPod("c", "web", "x", -1).Node("n1").Obj()
 	l.setPod(c, at)
-	l.setNode("n1", map[string]int64{"c": 20}, nil, at+int64(time.Minute))
+	l.setNode("n1", map[string]int64{"c": 20}, nil, sampleBudget{}, at+int64(time.Minute))
 	if got, _ := l.demand(web); got != 500 {
 		t.Errorf("a starting pod lowered the peak to %d, want 500", got)
 	}
-	l.setNode("n1", map[string]int64{"c": 900}, nil, at+int64(2*time.Minute))
+	l.setNode("n1", map[string]int64{"c": 900}, nil, sampleBudget{}, at+int64(2*time.Minute))
 	if got, _ := l.demand(web); got != 900 {
 		t.Errorf("peak = %d after a pod grew to 900, want 900", got)
 	}
@@ -122,7 +122,7 @@ func TestLearnedDemand(t *testing.T) {
 	}
 	// Past the window, only what was observed in it counts.
 	later := at + int64(demandWindow+slotLength+3*time.Minute)
-	l.setNode("n1", map[string]int64{"c": 40}, nil, later)
+	l.setNode("n1", map[string]int64{"c": 40}, nil, sampleBudget{}, later)
 	l.expire(later)
 	if got, _ := l.demand(web); got != 40 {
 		t.Errorf("peak = %d once the window moved past the 900, want 40", got)
@@ -135,9 +135,9 @@ func TestLearnedDemand(t *testing.T) {
 // TestLearnedPodSeededFromEarlierSample: a pod the informer delivers after its node's sample
 // listed it is observed at once.
 func TestLearnedPodSeededFromEarlierSample(t *testing.T) {
-	l := newLearnedDemand()
+	l := newLearnedDemand(100)
 	at := testNow.UnixNano()
-	l.setNode("n1", map[string]int64{"a": 700}, nil, at)
+	l.setNode("n1", map[string]int64{"a": 700}, nil, sampleBudget{}, at)
 	l.setPod(javaPod("a", "web", "x", -1).Node("n1").Obj(), at)
 	if got, ok := l.demand("default/Deployment/web"); !ok || got != 700 {
 		t.Errorf("demand = (%d, %v), want 700 from the earlier sample", got, ok)
@@ -189,7 +189,7 @@ func TestInFlightFollowsLearnedDemand(t *testing.T) {
 		t.Fatalf("in flight = %d, want defaultPodThreads 100", got)
 	}
 	pl.learned.setPod(javaPod("old-0", "collector", "6d4b9", -1).Node("elsewhere").Obj(), testNow.UnixNano())
-	pl.learned.setNode("elsewhere", map[string]int64{"old-0": 8000}, nil, freshSample.UnixNano())
+	pl.learned.setNode("elsewhere", map[string]int64{"old-0": 8000}, nil, sampleBudget{}, freshSample.UnixNano())
 	if got := pl.load(e, ni, testNow.UnixNano()).inFlight; got != 8000 {
 		t.Errorf("in flight = %d after the workload was observed at 8000, want 8000", got)
 	}
@@ -201,7 +201,7 @@ func TestInFlightFollowsLearnedDemand(t *testing.T) {
 func BenchmarkLearnedSetNodeDaemonSet(b *testing.B) {
 	for _, nodes := range []int{100, 5000} {
 		b.Run(fmt.Sprintf("%dnodes", nodes), func(b *testing.B) {
-			l := newLearnedDemand()
+			l := newLearnedDemand(100)
 			at := testNow.UnixNano()
 			samples := make([]map[string]int64, nodes)
 			names := make([]string, nodes)
@@ -216,7 +216,7 @@ func BenchmarkLearnedSetNodeDaemonSet(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				n := i % nodes
-				l.setNode(names[n], samples[n], nil, at+int64(i))
+				l.setNode(names[n], samples[n], nil, sampleBudget{}, at+int64(i))
 			}
 		})
 	}

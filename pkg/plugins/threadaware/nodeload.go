@@ -31,6 +31,9 @@ type nodeLoad struct {
 	departed int64
 	// workloads is the projected tasks per workload on the node, summed over its pods.
 	workloads []workloadThreads
+	// peaked is how far the held pods the sample lists went above their counts recently
+	// (NodeView.Peaked), saturating.
+	peaked int64
 }
 
 // load returns the node's load for this NodeInfo, computing it only when the NodeInfo's pods
@@ -64,28 +67,69 @@ func (pl *ThreadAware) loadFigures(e *nodeEntry, nodeInfo fwk.NodeInfo, now int6
 	return l.inFlight, l.departed
 }
 
-// computeLoad derives the load of the n pods held on e's node.
+// computeLoad derives the load of the n pods held on e's node. It reads the learned state in
+// one critical section: the pods of a node are thousands of lookups at thousands of nodes, and
+// each lock taken apart would be an atomic write to a line every worker shares. A pod the
+// plugin holds as this very object (the informer's) is looked up once, by UID, for its
+// workload, the workload's demand and its own peak.
 func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], now int64) *nodeLoad {
 	sampled := e.sample.PodThreads
 	l := &nodeLoad{}
 	held := make(map[string]struct{}, n)
+	// unknown holds the projected threads of workloads that have no ID yet (a pod the
+	// informer has not delivered): handing one out takes the write lock.
+	var unknown []struct {
+		workload string
+		threads  int64
+	}
+	ld := pl.learned
+	ld.mu.RLock()
 	for p := range pods {
 		uid := sampledKey(sampled, p)
 		held[uid] = struct{}{}
-		w := workloadKey(p)
-		d, _, _ := pl.demand(p, w)
-		reserve, projected := pl.podLoad(e, p, uid, d)
+		ps := ld.pods[cgroupUID(p)]
+		var w string
+		var ws *workloadState
+		if ps != nil && ps.pod == p {
+			w, ws = ps.workload, ps.ws
+		} else if w = workloadKey(p); w != "" {
+			ws = ld.workloads[w]
+		}
+		d, ok, _ := threadinfo.ParseExpectedThreads(p.Annotations)
+		if !ok {
+			d, _ = pl.unannotatedDemand(ws.learnedDemand())
+		}
+		var peak int64
+		hasPeak := false
+		if ps != nil {
+			peak, hasPeak = ps.peak.value(e.receivedAt)
+		}
+		reserve, projected := pl.podLoad(e, p, uid, d, peak, hasPeak)
 		l.inFlight = threadinfo.AddSat(l.inFlight, reserve)
-		if w != "" {
-			l.workloads = addThreads(l.workloads, pl.learned.id(w, now), projected)
+		if observed, listed := sampled[uid]; listed {
+			l.peaked = threadinfo.AddSat(l.peaked, max(0, ownPeak(&e.sample, uid, peak, hasPeak)-observed))
+		}
+		switch {
+		case ws != nil:
+			ws.touch(now)
+			l.workloads = addThreads(l.workloads, ws.id, projected)
+		case w != "":
+			unknown = append(unknown, struct {
+				workload string
+				threads  int64
+			}{w, projected})
 		}
 	}
 	for uid, n := range sampled {
 		// Only a pod the plugin knows to have left (deleted, or held elsewhere in a
 		// preemption what-if) departs; one it has not seen yet stays counted.
-		if _, ok := held[uid]; !ok && pl.learned.known(uid) {
+		if _, ok := held[uid]; !ok && ld.knownLocked(uid) {
 			l.departed = threadinfo.AddSat(l.departed, n)
 		}
+	}
+	ld.mu.RUnlock()
+	for _, u := range unknown {
+		l.workloads = addThreads(l.workloads, ld.id(u.workload, now), u.threads)
 	}
 	sortWorkloads(l.workloads)
 	return l
@@ -93,7 +137,8 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 
 // podLoad returns what a pod held on e's node can still add beyond e's sample (its
 // reservation) and the tasks it is projected to reach there. d is the pod's demand; it counts
-// at most the node's limit, which no pod can exceed.
+// at most the node's limit, which no pod can exceed; peak is the pod's own recent peak as the
+// plugin saw it, when hasPeak.
 //   - A pod the sample lists is expected to reach its demand while young. Once it has run
 //     longer than demandWindow at the sample, the expectation decays linearly, over another
 //     demandWindow, to the pod's own recent peak: a pod that never came near its demand stops
@@ -103,13 +148,13 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 //     it reserves nothing more.
 //   - Any other pod (assumed, binding, starting) has not started its tasks: it reserves its
 //     whole demand.
-func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d int64) (reserve, projected int64) {
+func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d, peak int64, hasPeak bool) (reserve, projected int64) {
 	d = min(d, e.limit)
 	age, started := runningFor(p, e.observedAt)
 	observed, listed := e.sample.PodThreads[uid]
 	switch {
 	case listed:
-		own := pl.ownPeak(&e.sample, e.receivedAt, p, uid)
+		own := ownPeak(&e.sample, uid, peak, hasPeak)
 		expected := max(d, own)
 		if started && age > demandWindow {
 			expected = decayed(d, own, age)
@@ -122,12 +167,12 @@ func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d int64) (re
 	}
 }
 
-// ownPeak is the recent peak of a pod the sample lists under uid: the sample's (its peak in
-// the agent's window) and what the plugin saw itself, in the window ending when the sample
-// was received (on the scheduler's clock).
-func (pl *ThreadAware) ownPeak(s *threadinfo.Sample, receivedAt int64, p *v1.Pod, uid string) int64 {
+// ownPeak is the recent peak of a pod the sample lists under uid: the sample's (its peak since
+// the agent's window began) and, when hasPeak, peak: what the plugin saw itself, in the window
+// ending when the sample was received (on the scheduler's clock).
+func ownPeak(s *threadinfo.Sample, uid string, peak int64, hasPeak bool) int64 {
 	own, _ := s.PodPeak(uid)
-	if peak, ok := pl.learned.podPeak(cgroupUID(p), receivedAt); ok {
+	if hasPeak {
 		own = max(own, peak)
 	}
 	return own

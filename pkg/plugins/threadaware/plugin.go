@@ -106,7 +106,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		rejectStale:       args.StaleNodePolicy == config.StaleNodeReject,
 		headroomWeight:    int64(args.HeadroomWeight),
 		spreadWeight:      int64(args.SpreadWeight),
-		learned:           newLearnedDemand(),
+		learned:           newLearnedDemand(int64(args.CappedDemandPercent)),
 		metrics:           newPluginMetrics(string(args.StaleNodePolicy)),
 		now:               time.Now,
 	}
@@ -225,16 +225,17 @@ func (pl *ThreadAware) onNode(logger klog.Logger, obj any) {
 		setClockSkew(node.Name, skew)
 	}
 	if !e.hasData || !e.sample.HasPodThreads {
-		pl.learned.setNode(node.Name, nil, nil, 0)
+		pl.learned.setNode(node.Name, nil, nil, sampleBudget{}, 0)
 		return
 	}
-	pl.learned.setNode(node.Name, e.sample.PodThreads, e.sample.PodPeaks, e.receivedAt)
+	budget := sampleBudget{atBudget: atBudget(e.threads, e.usable, e.podsLimited, e.podsPIDs, e.podsUsable), observedAt: e.observedAt}
+	pl.learned.setNode(node.Name, e.sample.PodThreads, e.sample.PodPeaks, budget, e.receivedAt)
 }
 
 func (pl *ThreadAware) onNodeDelete(node *v1.Node) {
 	pl.nodes.forget(node.Name)
 	forgetClockSkew(node.Name)
-	pl.learned.setNode(node.Name, nil, nil, 0)
+	pl.learned.setNode(node.Name, nil, nil, sampleBudget{}, 0)
 }
 
 // unwrap returns the object of an informer event, also from a deletion tombstone.

@@ -55,12 +55,13 @@ func TestReadmeConfigExample(t *testing.T) {
 		}
 	}
 	want := &config.ThreadAwareArgs{
-		HeadroomPercent:   15,
-		DefaultPodThreads: 200,
-		MaxSampleAge:      metav1.Duration{Duration: 2 * time.Minute},
-		StaleNodePolicy:   config.StaleNodeAllow,
-		HeadroomWeight:    1,
-		SpreadWeight:      2,
+		HeadroomPercent:     15,
+		DefaultPodThreads:   200,
+		MaxSampleAge:        metav1.Duration{Duration: 2 * time.Minute},
+		StaleNodePolicy:     config.StaleNodeAllow,
+		HeadroomWeight:      1,
+		SpreadWeight:        2,
+		CappedDemandPercent: 300,
 	}
 	if diff := cmp.Diff(want, args); diff != "" {
 		t.Errorf("README args (-want,+got):\n%s", diff)

@@ -65,7 +65,8 @@ func (pl *ThreadAware) PodPeak(v NodeView, pod *v1.Pod) int64 {
 	if !ok {
 		return 0
 	}
-	return max(n, pl.ownPeak(&v.Sample, v.receivedAt, pod, uid))
+	peak, hasPeak := pl.learned.podPeak(cgroupUID(pod), v.receivedAt)
+	return max(n, ownPeak(&v.Sample, uid, peak, hasPeak))
 }
 
 // WaitForHandlers returns once the plugin's informer handlers have seen every pod and node of

@@ -261,9 +261,9 @@ func TestMirrorPodSeededUnderEitherKey(t *testing.T) {
 		Annotation(v1.MirrorPodAnnotationKey, hash).Obj()
 	for _, key := range []string{hash, "mirror-uid"} {
 		t.Run(key, func(t *testing.T) {
-			l := newLearnedDemand()
+			l := newLearnedDemand(100)
 			l.setPod(mirror, freshSample.UnixNano())
-			l.setNode("n", map[string]int64{key: 700}, nil, freshSample.UnixNano())
+			l.setNode("n", map[string]int64{key: 700}, nil, sampleBudget{}, freshSample.UnixNano())
 			if peak, ok := l.podPeak(hash, testNow.UnixNano()); !ok || peak != 700 {
 				t.Errorf("podPeak = %d, %v; want 700", peak, ok)
 			}

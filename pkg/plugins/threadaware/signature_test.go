@@ -128,7 +128,7 @@ func TestSignPod(t *testing.T) {
 			pl := newTestPlugin(ctx, t, defaultArgs(), snapshot, held[0], nodes[1])
 			// The workload "web" has been seen at 7000 threads on holds-web.
 			pl.learned.setPod(held[0], testNow.UnixNano())
-			pl.learned.setNode("holds-web", map[string]int64{"w1": 7000}, nil, freshSample.UnixNano())
+			pl.learned.setNode("holds-web", map[string]int64{"w1": 7000}, nil, sampleBudget{}, freshSample.UnixNano())
 			nodeInfos, err := snapshot.NodeInfos().List()
 			if err != nil {
 				t.Fatal(err)

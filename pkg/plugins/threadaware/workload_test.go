@@ -49,7 +49,7 @@ func TestWorkloadKey(t *testing.T) {
 }
 
 func TestWorkloadIDs(t *testing.T) {
-	ids := newLearnedDemand()
+	ids := newLearnedDemand(100)
 	now := testNow.UnixNano()
 	a, b := ids.id("ns/Deployment/a", now), ids.id("ns/Deployment/b", now)
 	if a == 0 || b == 0 || a == b {
