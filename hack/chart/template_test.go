@@ -358,9 +358,9 @@ func TestValues(t *testing.T) {
 			// One pluginConfig: ThreadBudget's shared args follow ThreadAware's, and where
 			// ThreadAware's leave one out, the file's (ThreadAware's default) stays.
 			name:   "descheduler follows the scheduler's args",
-			values: "descheduler: {enabled: true, policy: {threadBudget: {cappedDemandPercent: null}}}\npluginConfig: [{name: ThreadAware, args: {headroomPercent: 20, maxSampleAge: 90s}}]",
+			values: "descheduler: {enabled: true}\npluginConfig: [{name: ThreadAware, args: {headroomPercent: 20, maxSampleAge: 90s, cappedDemandPercent: 300}}]",
 			checks: []check{
-				obj("ConfigMap", ns, deschedPolicy, map[string]any{"headroomPercent": float64(20), "defaultPodThreads": float64(100), "maxSampleAge": "90s"}, budgetArgs...),
+				obj("ConfigMap", ns, deschedPolicy, map[string]any{"headroomPercent": float64(20), "defaultPodThreads": float64(100), "maxSampleAge": "90s", "cappedDemandPercent": float64(300)}, budgetArgs...),
 			},
 		},
 		{

@@ -96,8 +96,8 @@ admission policy matches on names the namespace too, so it follows.
 {{/*
 The descheduler's DeschedulerPolicy: files/descheduler-policy.yaml (a link to
 manifests/descheduler/policy.yaml) with descheduler.policy's knobs set; a knob set to null
-drops the file's field. ThreadBudget's headroomPercent, defaultPodThreads and maxSampleAge,
-where descheduler.policy.threadBudget does not set them, are the scheduler's ThreadAware args
+drops the file's field. ThreadBudget's headroomPercent, defaultPodThreads, maxSampleAge and
+cappedDemandPercent, where descheduler.policy.threadBudget does not set them, are the scheduler's ThreadAware args
 of the same names in pluginConfig, so that the descheduler calls a node hot exactly when the
 scheduler stops placing pods onto it; where pluginConfig leaves one out too, the file's value,
 ThreadAware's default, stays.
@@ -115,12 +115,11 @@ ThreadAware's default, stays.
 {{- range .pluginConfig }}
 {{- if eq .name "ThreadBudget" }}
 {{- $args := .args }}
-{{- range $k := list "headroomPercent" "defaultPodThreads" "maxSampleAge" }}
+{{- range $k := list "headroomPercent" "defaultPodThreads" "maxSampleAge" "cappedDemandPercent" }}
 {{- if hasKey $tb $k }}{{ $_ := set $args $k (get $tb $k) }}
 {{- else if hasKey $ta $k }}{{ $_ := set $args $k (get $ta $k) }}
 {{- end }}
 {{- end }}
-{{- if hasKey $tb "cappedDemandPercent" }}{{ $_ := set $args "cappedDemandPercent" $tb.cappedDemandPercent }}{{ else }}{{ $_ := unset $args "cappedDemandPercent" }}{{ end }}
 {{- with $tb.evictableNamespaces }}{{ $_ := set $args "evictableNamespaces" . }}{{ end }}
 {{- end }}
 {{- end }}
