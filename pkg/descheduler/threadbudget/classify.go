@@ -90,7 +90,7 @@ type candidate struct {
 	// (threadaware.PodPeak: what evicting it takes off the node's Over); demand is what its
 	// replacement is looked for a node with (replacementDemand).
 	observed, peak, demand int64
-	capped           bool
+	capped                 bool
 }
 
 // candidates returns the pods of a hot node the evictor allows, that its sample lists,
