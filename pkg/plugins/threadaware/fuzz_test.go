@@ -135,9 +135,14 @@ func FuzzFilterScore(f *testing.F) {
 		if admitted {
 			admitted = pl.Filter(ctx, state, pod, nodeInfos[0]).IsSuccess()
 			if s := pl.PreScore(ctx, state, pod, nodeInfos); s.IsSuccess() {
+				// As the framework does: Score, then NormalizeScore, then the range check.
 				score, s := pl.Score(ctx, state, pod, nodeInfos[0])
-				if !s.IsSuccess() || score < 0 || score > maxScore {
-					t.Fatalf("Score = %d, %v; want a score in [0, %d]", score, s, maxScore)
+				if !s.IsSuccess() || score < 0 || score > maxScore*unknownScale+minDataScore {
+					t.Fatalf("Score = %d, %v; want a raw score in [0, %d]", score, s, maxScore*unknownScale+minDataScore)
+				}
+				scores := fwk.NodeScoreList{{Name: "n", Score: score}}
+				if s := pl.ScoreExtensions().NormalizeScore(ctx, state, pod, scores); !s.IsSuccess() || scores[0].Score < 0 || scores[0].Score > maxScore {
+					t.Fatalf("NormalizeScore(%d) = %d, %v; want a score in [0, %d]", score, scores[0].Score, s, maxScore)
 				}
 			} else if !s.IsSkip() {
 				t.Fatalf("PreScore: %v", s)
