@@ -30,7 +30,7 @@ type nodeLoad struct {
 	// deleted since the sample, or preemption victims in a what-if NodeInfo.
 	departed int64
 	// workloads is the projected tasks per workload on the node, summed over its pods.
-	workloads []workloadThreads
+	workloads workloadTable
 }
 
 // load returns the node's load for this NodeInfo, computing it only when the NodeInfo's pods
@@ -68,6 +68,7 @@ func (pl *ThreadAware) loadFigures(e *nodeEntry, nodeInfo fwk.NodeInfo, now int6
 func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], now int64) *nodeLoad {
 	sampled := e.sample.PodThreads
 	l := &nodeLoad{}
+	var workloads []workloadThreads
 	held := make(map[string]struct{}, n)
 	for p := range pods {
 		uid := sampledKey(sampled, p)
@@ -77,7 +78,7 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 		reserve, projected := pl.podLoad(e, p, uid, d)
 		l.inFlight = threadinfo.AddSat(l.inFlight, reserve)
 		if w != "" {
-			l.workloads = addThreads(l.workloads, pl.learned.id(w, now), projected)
+			workloads = addThreads(workloads, pl.learned.id(w, now), projected)
 		}
 	}
 	for uid, n := range sampled {
@@ -87,7 +88,7 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 			l.departed = threadinfo.AddSat(l.departed, n)
 		}
 	}
-	sortWorkloads(l.workloads)
+	l.workloads = newWorkloadTable(workloads)
 	return l
 }
 

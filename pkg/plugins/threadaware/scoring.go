@@ -23,6 +23,9 @@ const (
 // preScoreState holds the pod's demand for this cycle.
 type preScoreState struct {
 	*preFilterState
+	// logScores says the cycle's logger writes V(6): Score then logs its arithmetic. Looked
+	// up once here, not per node (the framework gives Score a logger of the same verbosity).
+	logScores bool
 }
 
 // Clone returns the state itself: it never changes after PreScore.
@@ -48,7 +51,7 @@ func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, 
 	if !withData {
 		return fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preScoreStateKey, &preScoreState{preFilterState: pf})
+	cycleState.Write(preScoreStateKey, &preScoreState{preFilterState: pf, logScores: klog.FromContext(ctx).V(6).Enabled()})
 	return nil
 }
 
@@ -92,7 +95,7 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	if s.workloadID != 0 {
 		// The per-workload sums live in the full load, one pointer further: only pods of
 		// a workload need them.
-		workloadThreads = threadsOf(pl.load(e, nodeInfo, s.now).workloads, s.workloadID)
+		workloadThreads = pl.load(e, nodeInfo, s.now).workloads.threadsOf(s.workloadID)
 	}
 	switch {
 	case s.unknownDemand:
@@ -103,8 +106,8 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		spread = s.demand * maxScore / threadinfo.AddSat(workloadThreads, s.demand)
 	}
 	score := max(minDataScore, (pl.headroomWeight*headroom+pl.spreadWeight*spread)/(pl.headroomWeight+pl.spreadWeight))
-	if lv := klog.FromContext(ctx).V(6); lv.Enabled() {
-		lv.Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
+	if s.logScores {
+		klog.FromContext(ctx).V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
 			"workloadThreads", workloadThreads, "spread", spread, "score", score)
 	}
 	return score, nil
