@@ -118,11 +118,11 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 		return pl.withoutData(klog.FromContext(ctx), node, reason)
 	}
 	inFlight, departed := pl.loadFigures(e, nodeInfo, s.now)
-	used := max(0, e.threads-departed)
-	if threadinfo.AddSat(threadinfo.AddSat(used, inFlight), s.demand) > e.usable {
+	used, usable := max(0, int64(e.threads)-departed), int64(e.usable)
+	if threadinfo.AddSat(threadinfo.AddSat(used, inFlight), s.demand) > usable {
 		pl.metrics.rejected[rejectTaskLimit].Inc()
 		code := fwk.Unschedulable
-		if threadinfo.AddSat(e.baseline, s.demand) > e.usable {
+		if threadinfo.AddSat(e.baseline, s.demand) > usable {
 			// Even with every pod evicted the node's own tasks leave no room: preemption
 			// cannot help.
 			code = fwk.UnschedulableAndUnresolvable
@@ -130,20 +130,20 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 		// The node's own arithmetic, which the reason leaves out. Guarded: the arguments
 		// would be boxed for every rejected node even with V(5) off.
 		if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
-			logger.Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", inFlight, "demand", s.demand, "usable", e.usable)
+			logger.Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", inFlight, "demand", s.demand, "usable", usable)
 		}
 		return fwk.NewStatus(code, pl.limitReasons(ctx, s, pod).nearTaskLimit)
 	}
 	if e.podsLimited {
-		podsUsed := max(0, e.podsPIDs-departed)
-		if threadinfo.AddSat(threadinfo.AddSat(podsUsed, inFlight), s.demand) > e.podsUsable {
+		podsUsed, podsUsable := max(0, int64(e.podsPIDs)-departed), int64(e.podsUsable)
+		if threadinfo.AddSat(threadinfo.AddSat(podsUsed, inFlight), s.demand) > podsUsable {
 			pl.metrics.rejected[rejectPodsPIDs].Inc()
 			code := fwk.Unschedulable
-			if s.demand > e.podsUsable {
+			if s.demand > podsUsable {
 				code = fwk.UnschedulableAndUnresolvable
 			}
 			if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
-				logger.Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", inFlight, "demand", s.demand, "usable", e.podsUsable)
+				logger.Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", inFlight, "demand", s.demand, "usable", podsUsable)
 			}
 			return fwk.NewStatus(code, pl.limitReasons(ctx, s, pod).nearPodsPIDLimit)
 		}

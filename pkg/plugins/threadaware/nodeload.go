@@ -50,14 +50,14 @@ func (pl *ThreadAware) load(e *nodeEntry, nodeInfo fwk.NodeInfo, now int64) *nod
 	}, now)
 	l.generation, l.learnedVersion = gen, ver
 	e.load.Store(l)
-	e.memo.set(gen, ver, l)
+	e.memoSet(gen, ver, l)
 	return l
 }
 
 // loadFigures returns what the held pods add to the node's sample (in flight) and take from
 // it (departed), from the inline memo when it is current.
 func (pl *ThreadAware) loadFigures(e *nodeEntry, nodeInfo fwk.NodeInfo, now int64) (inFlight, departed int64) {
-	if inFlight, departed, ok := e.memo.get(nodeInfo.GetGeneration(), pl.learned.version.Load()); ok {
+	if inFlight, departed, ok := e.memoGet(nodeInfo.GetGeneration(), pl.learned.version.Load()); ok {
 		return inFlight, departed
 	}
 	l := pl.load(e, nodeInfo, now)

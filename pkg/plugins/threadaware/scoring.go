@@ -85,10 +85,11 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		return noDataScore, nil
 	}
 	inFlight, departed := pl.loadFigures(e, nodeInfo, s.now)
-	projected := threadinfo.AddSat(threadinfo.AddSat(max(0, e.threads-departed), inFlight), s.demand)
+	usable := int64(e.usable)
+	projected := threadinfo.AddSat(threadinfo.AddSat(max(0, int64(e.threads)-departed), inFlight), s.demand)
 	var headroom int64
-	if e.usable > 0 && projected < e.usable {
-		headroom = (e.usable - projected) * maxScore / e.usable
+	if usable > 0 && projected < usable {
+		headroom = (usable - projected) * maxScore / usable
 	}
 	spread := int64(maxScore)
 	var workloadThreads int64
@@ -107,7 +108,7 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	}
 	score := max(minDataScore, (pl.headroomWeight*headroom+pl.spreadWeight*spread)/(pl.headroomWeight+pl.spreadWeight))
 	if s.logScores {
-		klog.FromContext(ctx).V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
+		klog.FromContext(ctx).V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", usable, "headroom", headroom,
 			"workloadThreads", workloadThreads, "spread", spread, "score", score)
 	}
 	return score, nil
