@@ -41,6 +41,8 @@ func (s *preFilterState) Clone() fwk.StateData {
 // can hold is unschedulable everywhere. The first cycles wait for the plugin's own informer
 // handlers to have seen the cluster.
 func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	// Whatever this cycle's outcome, the last cycle's state is no longer current.
+	pl.lastCycle.Store(nil)
 	if err := pl.waitForHandlers(ctx); err != nil {
 		return nil, fwk.AsStatus(err)
 	}
@@ -53,6 +55,7 @@ func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState,
 	}
 	s.nodes = nodes
 	cycleState.Write(preFilterStateKey, s)
+	pl.lastCycle.Store(&cycleStates{cycleState: cycleState, preFilter: s})
 	pl.cycleDemand.Store(pod.UID, s.demand)
 	return nil, nil
 }
@@ -85,6 +88,28 @@ func (pl *ThreadAware) PreFilterExtensions() fwk.PreFilterExtensions {
 	return nil
 }
 
+// cycleStates is what one cycle's PreFilter and PreScore wrote to cycleState. Filter and Score
+// run once per node with the same CycleState, and CycleState.Read hashes its key in a sync.Map
+// on every call, about a fifth of a Filter call at thousands of nodes; they find their state
+// here instead when they are given the CycleState it was written to. A CycleState the framework
+// clones (preemption's what-ifs, nominated pods) is another object: its reads go to its own
+// storage, which holds the same state (the states' Clone returns them).
+type cycleStates struct {
+	cycleState fwk.CycleState
+	// preFilter and preScore are nil when this cycle's PreFilter or PreScore did not write
+	// them (yet).
+	preFilter *preFilterState
+	preScore  *preScoreState
+}
+
+// preFilterStateOf returns the PreFilter state of cycleState.
+func (pl *ThreadAware) preFilterStateOf(cycleState fwk.CycleState) (*preFilterState, error) {
+	if c := pl.lastCycle.Load(); c != nil && c.cycleState == cycleState && c.preFilter != nil {
+		return c.preFilter, nil
+	}
+	return getPreFilterState(cycleState)
+}
+
 func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
 	c, err := cycleState.Read(preFilterStateKey)
 	if err != nil {
@@ -101,7 +126,7 @@ func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
 // same for every node rejected for the same cause (see limitReasons) and carry no '%':
 // kube-scheduler uses the message as the format of the FailedScheduling event.
 func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s, err := getPreFilterState(cycleState)
+	s, err := pl.preFilterStateOf(cycleState)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}

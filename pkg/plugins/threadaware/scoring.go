@@ -36,7 +36,8 @@ func (s *preScoreState) Clone() fwk.StateData {
 // PreScore carries the pod's demand into scoring. It skips scoring when no feasible node has
 // current data: every score would be neutral.
 func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	pf, err := getPreFilterState(cycleState)
+	pf, err := pl.preFilterStateOf(cycleState)
+	fromPreFilter := err == nil
 	if err != nil {
 		// PreFilter did not run for this cycle; work the demand out here.
 		pf = pl.podState(klog.FromContext(ctx), pod)
@@ -51,8 +52,22 @@ func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, 
 	if !withData {
 		return fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preScoreStateKey, &preScoreState{preFilterState: pf, logScores: klog.FromContext(ctx).V(6).Enabled()})
+	ps := &preScoreState{preFilterState: pf, logScores: klog.FromContext(ctx).V(6).Enabled()}
+	cycleState.Write(preScoreStateKey, ps)
+	c := &cycleStates{cycleState: cycleState, preScore: ps}
+	if fromPreFilter {
+		c.preFilter = pf
+	}
+	pl.lastCycle.Store(c)
 	return nil
+}
+
+// preScoreStateOf returns the PreScore state of cycleState (see cycleStates).
+func (pl *ThreadAware) preScoreStateOf(cycleState fwk.CycleState) (*preScoreState, error) {
+	if c := pl.lastCycle.Load(); c != nil && c.cycleState == cycleState && c.preScore != nil {
+		return c.preScore, nil
+	}
+	return getPreScoreState(cycleState)
 }
 
 func getPreScoreState(cycleState fwk.CycleState) (*preScoreState, error) {
@@ -72,7 +87,7 @@ func getPreScoreState(cycleState fwk.CycleState) (*preScoreState, error) {
 // threads there after placing it, D / (W + D), which falls 1, 1/2, 1/3, ... as replicas pile
 // up and needs no pass over the other nodes.
 func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s, err := getPreScoreState(cycleState)
+	s, err := pl.preScoreStateOf(cycleState)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
