@@ -97,7 +97,7 @@ test-chart: helm
 control-plane:
 	hack/build-control-plane.sh $(BIN)
 
-test: verify test-unit test-race fuzz-short test-monitoring test-chart test-minors test-integration e2e
+test: verify test-unit test-race fuzz-short test-monitoring test-chart test-minors test-integration test-perf e2e
 
 verify:
 	hack/verify.sh
@@ -130,13 +130,16 @@ test-minors:
 test-integration: build control-plane promtool helm
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
 
-# scheduler_perf as a test suite, in short mode: this project's workloads labelled
-# integration-test (5 nodes each: ThreadsBasic, ThreadsChurn, ThreadsPending), then every
-# integration-test workload of Kubernetes' own scheduler_perf topics with ThreadAware added to
-# each profile (test/perf/upstream_test.go). Each workload starts its own etcd from PATH.
+# scheduler_perf as a test suite, in short mode (part of make test): this project's workloads
+# labelled integration-test (5 nodes each: ThreadsBasic, ThreadsChurn, ThreadsPending), then
+# every workload of Kubernetes' own scheduler_perf topics that upstream's pull-request job runs
+# (labelled integration-test and short), with ThreadAware added to each profile
+# (test/perf/upstream_test.go). Each workload starts its own etcd from PATH. A workload's log
+# goes to _output/test-perf/logs and is kept only when it fails.
 test-perf:
 	hack/build-control-plane.sh $(BIN)
-	cd test/perf && PATH="$(BIN):$$PATH" go test -v -count=1 -short -run '^$$' -timeout 60m \
+	mkdir -p $(OUT)/test-perf/logs
+	cd test/perf && PATH="$(BIN):$$PATH" ARTIFACTS=$(OUT)/test-perf/logs $(GOTEST) -short -run '^$$' -timeout 60m \
 	  -bench '^(BenchmarkPerfScheduling|BenchmarkUpstreamWithThreadAware)$$' -benchtime 1ns . \
 	  -args -perf-scheduling-label-filter=integration-test -data-items-dir=$(OUT)/test-perf
 

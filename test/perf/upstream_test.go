@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,8 @@ import (
 // against whose workloads BenchmarkUpstreamWithThreadAware runs, read from the module cache.
 // Left out, because they need hooks that live in upstream's own _test.go files, which no other
 // package can import: nodedeclaredfeatures (its PreRun and NodeUpdate functions declare node
-// features). dra runs with the allocator its benchmark enables ("incubating").
+// features). Each dra topic runs with the DRA allocator its own benchmark enables (see
+// benchmarkAllocator).
 var upstreamTopics = []string{
 	"affinity", "batching", "default_preemption", "event_handling", "misc", "starvation",
 	"topology_spreading", "volumes", "workload_preemption",
@@ -45,11 +47,7 @@ var upstreamTopics = []string{
 // its pods are not scheduled (or preempted) as its ops expect, or when in-flight events are
 // left over.
 func BenchmarkUpstreamWithThreadAware(b *testing.B) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "k8s.io/kubernetes").Output()
-	if err != nil {
-		b.Fatalf("finding the k8s.io/kubernetes module: %v", err)
-	}
-	root := filepath.Join(strings.TrimSpace(string(out)), "test", "integration", "scheduler_perf")
+	root := schedulerPerfDir(b)
 	// scheduler_perf writes a data-items file per topic, by default into the working
 	// directory, which is the read-only module cache here.
 	if f := flag.Lookup("data-items-dir"); f != nil && f.Value.String() == "" {
@@ -63,14 +61,58 @@ func BenchmarkUpstreamWithThreadAware(b *testing.B) {
 			config := withThreadAware(b, dir)
 			// Upstream's template paths are relative to the topic's folder.
 			b.Chdir(dir)
-			if strings.HasPrefix(topic, "dra") {
-				structured.EnableAllocators("incubating")
+			if allocator := benchmarkAllocator(b, dir); allocator != "" {
+				b.Logf("DRA allocator %q, as upstream's BenchmarkPerfScheduling of %s enables", allocator, topic)
+				structured.EnableAllocators(allocator)
 				defer structured.EnableAllocators()
 			}
 			perf.RunBenchmarkPerfScheduling(b, config, strings.ReplaceAll(topic, "/", "_"),
 				frameworkruntime.Registry{threadaware.Name: threadaware.New}, perf.WithNodeUpdateFn(publishRoom))
 		})
 	}
+}
+
+// schedulerPerfDir returns upstream's scheduler_perf folder in the module cache, of the
+// k8s.io/kubernetes version in the build.
+func schedulerPerfDir(tb testing.TB) string {
+	tb.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "k8s.io/kubernetes").Output()
+	if err != nil {
+		tb.Fatalf("finding the k8s.io/kubernetes module: %v", err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "test", "integration", "scheduler_perf")
+}
+
+// enableAllocators matches a call that selects DRA's allocator implementation.
+var enableAllocators = regexp.MustCompile(`structured\.EnableAllocators\("([a-z]+)"\)`)
+
+// benchmarkAllocator returns the DRA allocator upstream's BenchmarkPerfScheduling of the topic
+// in dir enables, "" when it enables none. The dra topics differ: the allocator features some
+// of them exercise (compatibility groups, consumable capacity, device taints, ...) exist only
+// in the "experimental" allocator, and with another one their pods are never scheduled.
+func benchmarkAllocator(tb testing.TB, dir string) string {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		_, body, ok := strings.Cut(string(src), "\nfunc BenchmarkPerfScheduling(b *testing.B) {\n")
+		if !ok {
+			continue
+		}
+		body, _, _ = strings.Cut(body, "\n}\n")
+		if m := enableAllocators.FindStringSubmatch(body); m != nil {
+			return m[1]
+		}
+		return ""
+	}
+	tb.Fatalf("no BenchmarkPerfScheduling in %s/*_test.go", dir)
+	return ""
 }
 
 // withThreadAware writes a copy of dir's performance-config.yaml whose every test case runs
@@ -174,4 +216,20 @@ func publishRoom(tCtx ktesting.TContext, _ *scheduler.Scheduler, _ *perf.Workloa
 		}
 	}
 	return nil
+}
+
+// TestBenchmarkAllocator: each dra topic gets the allocator its own benchmark enables, and a
+// topic whose benchmark enables none gets none.
+func TestBenchmarkAllocator(t *testing.T) {
+	root := schedulerPerfDir(t)
+	for topic, want := range map[string]string{
+		"dra":                     "incubating",
+		"dra/compatibilitygroups": "experimental",
+		"dra/prioritizedlist":     "incubating",
+		"misc":                    "",
+	} {
+		if got := benchmarkAllocator(t, filepath.Join(root, topic)); got != want {
+			t.Errorf("%s: allocator %q, want %q", topic, got, want)
+		}
+	}
 }

@@ -41,6 +41,8 @@ func (s *preFilterState) Clone() fwk.StateData {
 // can hold is unschedulable everywhere. The first cycles wait for the plugin's own informer
 // handlers to have seen the cluster.
 func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	// Whatever this cycle's outcome, the last cycle's state is no longer current.
+	pl.lastCycle.Store(nil)
 	if err := pl.waitForHandlers(ctx); err != nil {
 		return nil, fwk.AsStatus(err)
 	}
@@ -53,6 +55,7 @@ func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState,
 	}
 	s.nodes = nodes
 	cycleState.Write(preFilterStateKey, s)
+	pl.lastCycle.Store(&cycleStates{cycleState: cycleState, preFilter: s})
 	pl.cycleDemand.Store(pod.UID, s.demand)
 	return nil, nil
 }
@@ -85,6 +88,28 @@ func (pl *ThreadAware) PreFilterExtensions() fwk.PreFilterExtensions {
 	return nil
 }
 
+// cycleStates is what one cycle's PreFilter and PreScore wrote to cycleState. Filter and Score
+// run once per node with the same CycleState, and CycleState.Read hashes its key in a sync.Map
+// on every call, about a fifth of a Filter call at thousands of nodes; they find their state
+// here instead when they are given the CycleState it was written to. A CycleState the framework
+// clones (preemption's what-ifs, nominated pods) is another object: its reads go to its own
+// storage, which holds the same state (the states' Clone returns them).
+type cycleStates struct {
+	cycleState fwk.CycleState
+	// preFilter and preScore are nil when this cycle's PreFilter or PreScore did not write
+	// them (yet).
+	preFilter *preFilterState
+	preScore  *preScoreState
+}
+
+// preFilterStateOf returns the PreFilter state of cycleState.
+func (pl *ThreadAware) preFilterStateOf(cycleState fwk.CycleState) (*preFilterState, error) {
+	if c := pl.lastCycle.Load(); c != nil && c.cycleState == cycleState && c.preFilter != nil {
+		return c.preFilter, nil
+	}
+	return getPreFilterState(cycleState)
+}
+
 func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
 	c, err := cycleState.Read(preFilterStateKey)
 	if err != nil {
@@ -101,7 +126,7 @@ func getPreFilterState(cycleState fwk.CycleState) (*preFilterState, error) {
 // same for every node rejected for the same cause (see limitReasons) and carry no '%':
 // kube-scheduler uses the message as the format of the FailedScheduling event.
 func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s, err := getPreFilterState(cycleState)
+	s, err := pl.preFilterStateOf(cycleState)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
@@ -118,11 +143,11 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 		return pl.withoutData(klog.FromContext(ctx), node, reason)
 	}
 	inFlight, departed := pl.loadFigures(e, nodeInfo, s.now)
-	used := max(0, e.threads-departed)
-	if threadinfo.AddSat(threadinfo.AddSat(used, inFlight), s.demand) > e.usable {
+	used, usable := max(0, int64(e.threads)-departed), int64(e.usable)
+	if threadinfo.AddSat(threadinfo.AddSat(used, inFlight), s.demand) > usable {
 		pl.metrics.rejected[rejectTaskLimit].Inc()
 		code := fwk.Unschedulable
-		if threadinfo.AddSat(e.baseline, s.demand) > e.usable {
+		if threadinfo.AddSat(e.baseline, s.demand) > usable {
 			// Even with every pod evicted the node's own tasks leave no room: preemption
 			// cannot help.
 			code = fwk.UnschedulableAndUnresolvable
@@ -130,20 +155,20 @@ func (pl *ThreadAware) Filter(ctx context.Context, cycleState fwk.CycleState, po
 		// The node's own arithmetic, which the reason leaves out. Guarded: the arguments
 		// would be boxed for every rejected node even with V(5) off.
 		if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
-			logger.Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", inFlight, "demand", s.demand, "usable", e.usable)
+			logger.Info("Node near task limit", "node", klog.KObj(node), "used", used, "inFlight", inFlight, "demand", s.demand, "usable", usable)
 		}
 		return fwk.NewStatus(code, pl.limitReasons(ctx, s, pod).nearTaskLimit)
 	}
 	if e.podsLimited {
-		podsUsed := max(0, e.podsPIDs-departed)
-		if threadinfo.AddSat(threadinfo.AddSat(podsUsed, inFlight), s.demand) > e.podsUsable {
+		podsUsed, podsUsable := max(0, int64(e.podsPIDs)-departed), int64(e.podsUsable)
+		if threadinfo.AddSat(threadinfo.AddSat(podsUsed, inFlight), s.demand) > podsUsable {
 			pl.metrics.rejected[rejectPodsPIDs].Inc()
 			code := fwk.Unschedulable
-			if s.demand > e.podsUsable {
+			if s.demand > podsUsable {
 				code = fwk.UnschedulableAndUnresolvable
 			}
 			if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
-				logger.Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", inFlight, "demand", s.demand, "usable", e.podsUsable)
+				logger.Info("Node near pod PID limit", "node", klog.KObj(node), "used", podsUsed, "inFlight", inFlight, "demand", s.demand, "usable", podsUsable)
 			}
 			return fwk.NewStatus(code, pl.limitReasons(ctx, s, pod).nearPodsPIDLimit)
 		}

@@ -222,3 +222,59 @@ func TestFilterParsesOncePerNodeObject(t *testing.T) {
 		t.Errorf("after a pod was added the load must be recomputed with 120 in flight, got %+v", got)
 	}
 }
+
+// TestCycleStates: Filter and Score find the state of the CycleState they are given, whichever
+// cycle PreFilter and PreScore ran last: another cycle's, a clone's (a preemption what-if), or
+// none.
+func TestCycleStates(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	node := makeNode("n", sample{threads: 20000, threadsMax: 65535, pidMax: 65536}).Obj()
+	snapshot := cache.NewSnapshot(nil, []*v1.Node{node})
+	pl := newTestPlugin(ctx, t, defaultArgs(), snapshot)
+	nodeInfos, _ := snapshot.NodeInfos().List()
+	ni := nodeInfos[0]
+	small, big := javaPod("small", "web", "a", 8000).Obj(), javaPod("big", "web", "a", 50000).Obj()
+
+	stateSmall, stateBig := framework.NewCycleState(), framework.NewCycleState()
+	if _, s := pl.PreFilter(ctx, stateSmall, small, nodeInfos); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	if _, s := pl.PreFilter(ctx, stateBig, big, nodeInfos); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	if s := pl.Filter(ctx, stateSmall, small, ni); s != nil {
+		t.Errorf("Filter of the earlier cycle = %v, want it admitted", s)
+	}
+	for name, state := range map[string]fwk.CycleState{"the last cycle": stateBig, "its clone": stateBig.Clone()} {
+		if s := pl.Filter(ctx, state, big, ni); s.Code() != fwk.UnschedulableAndUnresolvable {
+			t.Errorf("Filter of %s = %v, want UnschedulableAndUnresolvable", name, s)
+		}
+	}
+	if s := pl.Filter(ctx, framework.NewCycleState(), small, ni); s.Code() != fwk.Error {
+		t.Errorf("Filter without PreFilter = %v, want Error", s)
+	}
+
+	if s := pl.PreScore(ctx, stateSmall, small, nodeInfos); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	want, s := pl.Score(ctx, stateSmall, small, ni)
+	if !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	if got, _ := pl.Score(ctx, stateSmall.Clone(), small, ni); got != want {
+		t.Errorf("Score of a clone = %d, want %d", got, want)
+	}
+	if _, s := pl.Score(ctx, stateBig, big, ni); s.Code() != fwk.Error {
+		t.Errorf("Score of a cycle without PreScore = %v, want Error", s)
+	}
+	// PreFilter of the next cycle: the earlier cycle's states are read from its CycleState.
+	if _, s := pl.PreFilter(ctx, framework.NewCycleState(), big, nodeInfos); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	if got, _ := pl.Score(ctx, stateSmall, small, ni); got != want {
+		t.Errorf("Score after the next cycle's PreFilter = %d, want %d", got, want)
+	}
+	if s := pl.Filter(ctx, stateSmall, small, ni); s != nil {
+		t.Errorf("Filter after the next cycle's PreFilter = %v, want it admitted", s)
+	}
+}

@@ -140,10 +140,10 @@ func (pl *ThreadAware) roomFor(e *nodeEntry, demand int64, now int64, ignoreAge 
 	}
 	l := pl.assignedLoad(e, now)
 	used := max(0, e.sample.Threads-l.departed)
-	if threadinfo.AddSat(threadinfo.AddSat(used, l.inFlight), demand) > e.usable {
+	if threadinfo.AddSat(threadinfo.AddSat(used, l.inFlight), demand) > int64(e.usable) {
 		return rejectTaskLimit
 	}
-	if e.podsLimited && threadinfo.AddSat(threadinfo.AddSat(max(0, e.sample.PodsPIDs-l.departed), l.inFlight), demand) > e.podsUsable {
+	if e.podsLimited && threadinfo.AddSat(threadinfo.AddSat(max(0, e.sample.PodsPIDs-l.departed), l.inFlight), demand) > int64(e.podsUsable) {
 		return rejectPodsPIDs
 	}
 	return ""

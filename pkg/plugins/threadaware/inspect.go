@@ -76,8 +76,8 @@ func (pl *ThreadAware) view(e *nodeEntry, l *nodeLoad, now int64) NodeView {
 	v.receivedAt = e.receivedAt
 	v.Used = max(0, e.sample.Threads-l.departed)
 	v.InFlight = l.inFlight
-	v.Usable = e.usable
-	v.PodsLimited, v.PodsUsable = e.podsLimited, e.podsUsable
+	v.Usable = int64(e.usable)
+	v.PodsLimited, v.PodsUsable = e.podsLimited, int64(e.podsUsable)
 	if e.sample.HasPodsPIDs {
 		v.PodsUsed = max(0, e.sample.PodsPIDs-l.departed)
 	}

@@ -15,10 +15,28 @@ import (
 )
 
 // nodeEntry is what one version of a Node object says about its tasks, parsed once. It is
-// immutable except for the load memos. The fields Filter and Score read come first, with the
-// inline load memo after them: at thousands of nodes each pointer followed and each cache line
-// touched is a cache miss.
+// immutable except for the load memo and the cached loads.
+//
+// At thousands of nodes each cache line a cycle touches per node is a cache miss, so the
+// fields Filter reads, with the load memo and Score's way to the full load, fill the entry's
+// first 64 bytes, and entries are 64-byte aligned (their size is in an allocation size class
+// that is a multiple of 64): Filter reads one line of a node's entry. TestNodeEntryLayout holds
+// both.
 type nodeEntry struct {
+	// memoSeq, memoInFlight, memoDeparted, memoGen and memoVer are the load memo: the two
+	// figures of the load Filter needs, for one NodeInfo generation and learned-demand
+	// version (loadmemo.go).
+	memoSeq      atomic.Uint32
+	memoInFlight atomic.Int32
+	memoDeparted atomic.Int32
+	// threads and podsPIDs are the sample's, copied here for Filter and Score; usable and
+	// podsUsable are the task budgets after headroom (podsUsable can be 0 when the kubepods
+	// cgroup is limited, pids.max 1). All are counts below 2^30 (threadinfo.MaxCount), so
+	// they are held in 32 bits to fit the first line.
+	threads    int32
+	usable     int32
+	podsPIDs   int32
+	podsUsable int32
 	// hasData is false when the node has no usable data; dataReason then says why.
 	hasData     bool
 	pidPressure bool
@@ -27,15 +45,11 @@ type nodeEntry struct {
 	// receivedAt is when the scheduler received the sample, in Unix nanoseconds on the
 	// scheduler's clock: a sample's age is measured from it (see sampleclock.go).
 	receivedAt int64
-	// usable and podsUsable are the task budgets after headroom; podsUsable can be 0 when
-	// the kubepods cgroup is limited (pids.max 1).
-	usable     int64
-	podsUsable int64
-	// threads and podsPIDs are the sample's, copied here for Filter and Score.
-	threads  int64
-	podsPIDs int64
-	// memo holds the load's figures for the current NodeInfo generation.
-	memo loadMemo
+	memoGen    atomic.Int64
+	memoVer    atomic.Uint64
+	// load caches the derived per-pod figures for one NodeInfo generation.
+	load atomic.Pointer[nodeLoad]
+	// The end of the first line.
 
 	// observedAt is the sample's stamp in Unix nanoseconds on the node's clock: pod times,
 	// which the node's kubelet stamps on the same clock, are compared with it.
@@ -45,9 +59,7 @@ type nodeEntry struct {
 	// baseline is the tasks that no pod owns (threads minus all sampled pods): evicting pods
 	// cannot bring the node below it.
 	baseline int64
-	// load caches the derived per-pod figures for one NodeInfo generation.
-	load   atomic.Pointer[nodeLoad]
-	sample threadinfo.Sample
+	sample   threadinfo.Sample
 	// assigned caches them for the queueing hints, from the plugin's own view of the
 	// node's pods (see assignedLoad).
 	assigned atomic.Pointer[nodeLoad]
@@ -57,6 +69,10 @@ type nodeEntry struct {
 	dataReason string
 	// parseErr is kept so that an unchanged malformed value is logged and counted once.
 	parseErr string
+
+	// Pads the entry to 256 bytes, an allocation size class whose objects start on 64-byte
+	// boundaries (240 bytes, its size without, is a class of its own and is not aligned).
+	_ [16]byte
 }
 
 // nodeShardBits sets the number of shards of the node store's index (64): a write copies one
@@ -253,16 +269,18 @@ func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry, li
 	}
 	e.hasData = true
 	e.sample = *sample
-	e.threads, e.podsPIDs = sample.Threads, sample.PodsPIDs
+	// The parser bounds every count below 2^30 (threadinfo.MaxCount): they fit in 32 bits,
+	// and so do the budgets, which are shares of them.
+	e.threads, e.podsPIDs = int32(sample.Threads), int32(sample.PodsPIDs)
 	// The parser bounds the stamp to what Unix nanoseconds hold.
 	e.observedAt = sample.ObservedAt.UnixNano()
 	e.receivedAt = s.receivedAt(logger, node, e.observedAt, prev, live)
 	// The contract bounds every count below 2^30, so these products cannot overflow.
 	e.limit = sample.Limit()
-	e.usable = e.limit * (100 - s.headroomPercent) / 100
+	e.usable = int32(e.limit * (100 - s.headroomPercent) / 100)
 	if sample.PodsPIDsMax > 0 {
 		e.podsLimited = true
-		e.podsUsable = sample.PodsPIDsMax * (100 - s.headroomPercent) / 100
+		e.podsUsable = int32(sample.PodsPIDsMax * (100 - s.headroomPercent) / 100)
 	}
 	e.baseline = max(0, sample.Threads-sample.PodThreadsTotal())
 	return e

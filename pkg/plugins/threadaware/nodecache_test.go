@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2/ktesting"
@@ -55,7 +56,7 @@ func TestNodeStoreKeepsRecentObjects(t *testing.T) {
 		t.Error("the fourth-newest object is still indexed")
 	}
 	for i := 1; i < 4; i++ {
-		if e := s.lookup(v[i]); e == nil || e.threads != int64(1000+i) {
+		if e := s.lookup(v[i]); e == nil || e.threads != int32(1000+i) {
 			t.Errorf("object %d: entry %+v, want it indexed with its own sample", i, e)
 		}
 	}
@@ -179,4 +180,34 @@ func TestFilterWhileAgentsWrite(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestNodeEntryLayout holds what nodeEntry's comment promises: the fields Filter reads, the
+// load memo and the pointer to the full load lie in the first 64 bytes, and entries the store
+// allocates start on a 64-byte boundary, so that Filter reads one cache line of a node's entry.
+func TestNodeEntryLayout(t *testing.T) {
+	var e nodeEntry
+	hot := map[string]uintptr{
+		"memoSeq": unsafe.Offsetof(e.memoSeq) + unsafe.Sizeof(e.memoSeq), "memoInFlight": unsafe.Offsetof(e.memoInFlight) + unsafe.Sizeof(e.memoInFlight),
+		"memoDeparted": unsafe.Offsetof(e.memoDeparted) + unsafe.Sizeof(e.memoDeparted), "threads": unsafe.Offsetof(e.threads) + unsafe.Sizeof(e.threads),
+		"usable": unsafe.Offsetof(e.usable) + unsafe.Sizeof(e.usable), "podsPIDs": unsafe.Offsetof(e.podsPIDs) + unsafe.Sizeof(e.podsPIDs),
+		"podsUsable": unsafe.Offsetof(e.podsUsable) + unsafe.Sizeof(e.podsUsable), "hasData": unsafe.Offsetof(e.hasData) + unsafe.Sizeof(e.hasData),
+		"pidPressure": unsafe.Offsetof(e.pidPressure) + unsafe.Sizeof(e.pidPressure), "podsLimited": unsafe.Offsetof(e.podsLimited) + unsafe.Sizeof(e.podsLimited),
+		"receivedAt": unsafe.Offsetof(e.receivedAt) + unsafe.Sizeof(e.receivedAt), "memoGen": unsafe.Offsetof(e.memoGen) + unsafe.Sizeof(e.memoGen),
+		"memoVer": unsafe.Offsetof(e.memoVer) + unsafe.Sizeof(e.memoVer), "load": unsafe.Offsetof(e.load) + unsafe.Sizeof(e.load),
+	}
+	for name, end := range hot {
+		if end > 64 {
+			t.Errorf("nodeEntry.%s ends at byte %d, beyond the first 64", name, end)
+		}
+	}
+	_, ctx := ktesting.NewTestContext(t)
+	s := newNodeStore(10, func() time.Time { return testNow })
+	for i := range 64 {
+		node := makeNode(fmt.Sprintf("n%d", i), sample{threads: 1000, threadsMax: 126859, pidMax: 32768}).Obj()
+		if e := s.entry(ctx, node); uintptr(unsafe.Pointer(e))%64 != 0 {
+			t.Fatalf("entry of %s at %p, not 64-byte aligned: nodeEntry is %d bytes, which the allocator does not round to a multiple of 64",
+				node.Name, e, unsafe.Sizeof(*e))
+		}
+	}
 }

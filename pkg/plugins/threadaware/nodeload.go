@@ -30,7 +30,7 @@ type nodeLoad struct {
 	// deleted since the sample, or preemption victims in a what-if NodeInfo.
 	departed int64
 	// workloads is the projected tasks per workload on the node, summed over its pods.
-	workloads []workloadThreads
+	workloads workloadTable
 	// peaked is how far the held pods the sample lists went above their counts recently
 	// (NodeView.Peaked), saturating.
 	peaked int64
@@ -53,14 +53,14 @@ func (pl *ThreadAware) load(e *nodeEntry, nodeInfo fwk.NodeInfo, now int64) *nod
 	}, now)
 	l.generation, l.learnedVersion = gen, ver
 	e.load.Store(l)
-	e.memo.set(gen, ver, l)
+	e.memoSet(gen, ver, l)
 	return l
 }
 
 // loadFigures returns what the held pods add to the node's sample (in flight) and take from
 // it (departed), from the inline memo when it is current.
 func (pl *ThreadAware) loadFigures(e *nodeEntry, nodeInfo fwk.NodeInfo, now int64) (inFlight, departed int64) {
-	if inFlight, departed, ok := e.memo.get(nodeInfo.GetGeneration(), pl.learned.version.Load()); ok {
+	if inFlight, departed, ok := e.memoGet(nodeInfo.GetGeneration(), pl.learned.version.Load()); ok {
 		return inFlight, departed
 	}
 	l := pl.load(e, nodeInfo, now)
@@ -75,6 +75,7 @@ func (pl *ThreadAware) loadFigures(e *nodeEntry, nodeInfo fwk.NodeInfo, now int6
 func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], now int64) *nodeLoad {
 	sampled := e.sample.PodThreads
 	l := &nodeLoad{}
+	var workloads []workloadThreads
 	held := make(map[string]struct{}, n)
 	// unknown holds the projected threads of workloads that have no ID yet (a pod the
 	// informer has not delivered): handing one out takes the write lock.
@@ -112,7 +113,7 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 		switch {
 		case ws != nil:
 			ws.touch(now)
-			l.workloads = addThreads(l.workloads, ws.id, projected)
+			workloads = addThreads(workloads, ws.id, projected)
 		case w != "":
 			unknown = append(unknown, struct {
 				workload string
@@ -129,9 +130,9 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 	}
 	ld.mu.RUnlock()
 	for _, u := range unknown {
-		l.workloads = addThreads(l.workloads, ld.id(u.workload, now), u.threads)
+		workloads = addThreads(workloads, ld.id(u.workload, now), u.threads)
 	}
-	sortWorkloads(l.workloads)
+	l.workloads = newWorkloadTable(workloads)
 	return l
 }
 

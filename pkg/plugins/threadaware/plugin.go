@@ -60,6 +60,9 @@ type ThreadAware struct {
 	learned *learnedDemand
 	// lastUpdate is the node update the queueing hint last worked out.
 	lastUpdate atomic.Pointer[nodeUpdate]
+	// lastCycle is the state PreFilter and PreScore last wrote, with the CycleState they
+	// wrote it to (filtering.go).
+	lastCycle atomic.Pointer[cycleStates]
 	// cycleDemand holds, by pod UID, the demand each unassigned pod had in its last
 	// scheduling cycle: the node-update hint judges the old node with it, so a pod whose
 	// learned demand has dropped since is queued by the next update of a node it now fits.
@@ -228,7 +231,7 @@ func (pl *ThreadAware) onNode(logger klog.Logger, obj any) {
 		pl.learned.setNode(node.Name, nil, nil, sampleBudget{}, 0)
 		return
 	}
-	budget := sampleBudget{atBudget: atBudget(e.threads, e.usable, e.podsLimited, e.podsPIDs, e.podsUsable), observedAt: e.observedAt}
+	budget := sampleBudget{atBudget: atBudget(int64(e.threads), int64(e.usable), e.podsLimited, int64(e.podsPIDs), int64(e.podsUsable)), observedAt: e.observedAt}
 	pl.learned.setNode(node.Name, e.sample.PodThreads, e.sample.PodPeaks, budget, e.receivedAt)
 }
 

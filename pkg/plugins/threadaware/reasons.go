@@ -67,9 +67,9 @@ func (pl *ThreadAware) mostRoom(ctx context.Context, nodes []fwk.NodeInfo, affin
 // the node is over.
 func room(e *nodeEntry, inFlight, departed int64) int64 {
 	// usable >= 0 and the sums saturate at MaxInt64: the differences cannot wrap.
-	r := e.usable - threadinfo.AddSat(max(0, e.threads-departed), inFlight)
+	r := int64(e.usable) - threadinfo.AddSat(max(0, int64(e.threads)-departed), inFlight)
 	if e.podsLimited {
-		r = min(r, e.podsUsable-threadinfo.AddSat(max(0, e.podsPIDs-departed), inFlight))
+		r = min(r, int64(e.podsUsable)-threadinfo.AddSat(max(0, int64(e.podsPIDs)-departed), inFlight))
 	}
 	return max(0, r)
 }

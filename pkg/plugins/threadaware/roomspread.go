@@ -33,7 +33,7 @@ func roomWeightedSpread(room, w, d int64) int64 {
 // room returns what Filter lets onto the node beyond used and in-flight tasks: the smaller of
 // the node-wide and the kubepods rooms.
 func (e *nodeEntry) room(departed, inFlight int64) int64 {
-	return roomOf(e.usable, max(0, e.threads-departed), inFlight, e.podsLimited, e.podsUsable, max(0, e.podsPIDs-departed))
+	return roomOf(int64(e.usable), max(0, int64(e.threads)-departed), inFlight, e.podsLimited, int64(e.podsUsable), max(0, int64(e.podsPIDs)-departed))
 }
 
 // roomOf is Filter's inequality turned into a figure: a pod with demand d passes Filter's task

@@ -23,6 +23,9 @@ const (
 // preScoreState holds the pod's demand for this cycle.
 type preScoreState struct {
 	*preFilterState
+	// logScores says the cycle's logger writes V(6): Score then logs its arithmetic. Looked
+	// up once here, not per node (the framework gives Score a logger of the same verbosity).
+	logScores bool
 }
 
 // Clone returns the state itself: it never changes after PreScore.
@@ -33,7 +36,8 @@ func (s *preScoreState) Clone() fwk.StateData {
 // PreScore carries the pod's demand into scoring. It skips scoring when no feasible node has
 // current data: every score would be neutral.
 func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	pf, err := getPreFilterState(cycleState)
+	pf, err := pl.preFilterStateOf(cycleState)
+	fromPreFilter := err == nil
 	if err != nil {
 		// PreFilter did not run for this cycle; work the demand out here.
 		pf = pl.podState(klog.FromContext(ctx), pod)
@@ -48,8 +52,22 @@ func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, 
 	if !withData {
 		return fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preScoreStateKey, &preScoreState{preFilterState: pf})
+	ps := &preScoreState{preFilterState: pf, logScores: klog.FromContext(ctx).V(6).Enabled()}
+	cycleState.Write(preScoreStateKey, ps)
+	c := &cycleStates{cycleState: cycleState, preScore: ps}
+	if fromPreFilter {
+		c.preFilter = pf
+	}
+	pl.lastCycle.Store(c)
 	return nil
+}
+
+// preScoreStateOf returns the PreScore state of cycleState (see cycleStates).
+func (pl *ThreadAware) preScoreStateOf(cycleState fwk.CycleState) (*preScoreState, error) {
+	if c := pl.lastCycle.Load(); c != nil && c.cycleState == cycleState && c.preScore != nil {
+		return c.preScore, nil
+	}
+	return getPreScoreState(cycleState)
 }
 
 func getPreScoreState(cycleState fwk.CycleState) (*preScoreState, error) {
@@ -69,7 +87,7 @@ func getPreScoreState(cycleState fwk.CycleState) (*preScoreState, error) {
 // threads there after placing it, D / (W + D), which falls 1, 1/2, 1/3, ... as replicas pile
 // up and needs no pass over the other nodes.
 func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s, err := getPreScoreState(cycleState)
+	s, err := pl.preScoreStateOf(cycleState)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
@@ -82,17 +100,18 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		return noDataScore, nil
 	}
 	inFlight, departed := pl.loadFigures(e, nodeInfo, s.now)
-	projected := threadinfo.AddSat(threadinfo.AddSat(max(0, e.threads-departed), inFlight), s.demand)
+	usable := int64(e.usable)
+	projected := threadinfo.AddSat(threadinfo.AddSat(max(0, int64(e.threads)-departed), inFlight), s.demand)
 	var headroom int64
-	if e.usable > 0 && projected < e.usable {
-		headroom = (e.usable - projected) * maxScore / e.usable
+	if usable > 0 && projected < usable {
+		headroom = (usable - projected) * maxScore / usable
 	}
 	spread := int64(maxScore)
 	var workloadThreads int64
 	if s.workloadID != 0 {
 		// The per-workload sums live in the full load, one pointer further: only pods of
 		// a workload need them.
-		workloadThreads = threadsOf(pl.load(e, nodeInfo, s.now).workloads, s.workloadID)
+		workloadThreads = pl.load(e, nodeInfo, s.now).workloads.threadsOf(s.workloadID)
 	}
 	switch {
 	case s.unknownDemand:
@@ -110,8 +129,8 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		spread = s.demand * maxScore / threadinfo.AddSat(workloadThreads, s.demand)
 	}
 	score := max(minDataScore, (pl.headroomWeight*headroom+pl.spreadWeight*spread)/(pl.headroomWeight+pl.spreadWeight))
-	if lv := klog.FromContext(ctx).V(6); lv.Enabled() {
-		lv.Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
+	if s.logScores {
+		klog.FromContext(ctx).V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", usable, "headroom", headroom,
 			"workloadThreads", workloadThreads, "spread", spread, "score", score)
 	}
 	return score, nil
