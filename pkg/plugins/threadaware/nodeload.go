@@ -105,11 +105,9 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 		if ps != nil {
 			peak, hasPeak = ps.peak.value(e.receivedAt)
 		}
-		reserve, projected := pl.podLoad(e, p, uid, d, peak, hasPeak)
+		reserve, projected, peaked := pl.podLoad(e, p, uid, d, peak, hasPeak)
 		l.inFlight = threadinfo.AddSat(l.inFlight, reserve)
-		if observed, listed := sampled[uid]; listed {
-			l.peaked = threadinfo.AddSat(l.peaked, max(0, ownPeak(&e.sample, uid, peak, hasPeak)-observed))
-		}
+		l.peaked = threadinfo.AddSat(l.peaked, peaked)
 		switch {
 		case ws != nil:
 			ws.touch(now)
@@ -137,7 +135,8 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 }
 
 // podLoad returns what a pod held on e's node can still add beyond e's sample (its
-// reservation) and the tasks it is projected to reach there. d is the pod's demand; it counts
+// reservation), the tasks it is projected to reach there, and for a pod the sample lists how
+// far its own recent peak is above its count (NodeView.Peaked). d is the pod's demand; it counts
 // at most the node's limit, which no pod can exceed; peak is the pod's own recent peak as the
 // plugin saw it, when hasPeak.
 //   - A pod the sample lists is expected to reach its demand while young. Once it has run
@@ -149,7 +148,7 @@ func (pl *ThreadAware) computeLoad(e *nodeEntry, n int, pods iter.Seq[*v1.Pod], 
 //     it reserves nothing more.
 //   - Any other pod (assumed, binding, starting) has not started its tasks: it reserves its
 //     whole demand.
-func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d, peak int64, hasPeak bool) (reserve, projected int64) {
+func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d, peak int64, hasPeak bool) (reserve, projected, peaked int64) {
 	d = min(d, e.limit)
 	age, started := runningFor(p, e.observedAt)
 	observed, listed := e.sample.PodThreads[uid]
@@ -160,11 +159,11 @@ func (pl *ThreadAware) podLoad(e *nodeEntry, p *v1.Pod, uid string, d, peak int6
 		if started && age > demandWindow {
 			expected = decayed(d, own, age)
 		}
-		return max(0, expected-observed), max(expected, observed)
+		return max(0, expected-observed), max(expected, observed), max(0, own-observed)
 	case started && age >= podSettle:
-		return 0, d
+		return 0, d, 0
 	default:
-		return d, d
+		return d, d, 0
 	}
 }
 
