@@ -13,6 +13,7 @@
 package perf
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -25,5 +26,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		os.Exit(1)
 	}
+	hz, err := profileHz(os.Getenv(profileRateEnv))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		os.Exit(2)
+	}
+	// Before m.Run, which starts the testing package's own profile.
+	setProfileRate(hz, flag.Lookup("test.cpuprofile").Value.String() != "")
 	os.Exit(m.Run())
 }

@@ -89,3 +89,32 @@ func TestValidateParams(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileHz: the profile rate from the environment is an integer within bounds, or the
+// run stops before it starts, naming the variable.
+func TestProfileHz(t *testing.T) {
+	for _, tt := range []struct {
+		v       string
+		want    int
+		wantErr bool
+	}{
+		{v: "", want: 0},
+		{v: "1", want: 1},
+		{v: "250", want: 250},
+		{v: "251", wantErr: true},
+		{v: "1000", wantErr: true},
+		{v: "0", wantErr: true},
+		{v: "-100", wantErr: true},
+		{v: "9223372036854775808", wantErr: true},
+		{v: "1e3", wantErr: true},
+		{v: " 500", wantErr: true},
+	} {
+		got, err := profileHz(tt.v)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("profileHz(%q) = %d, %v; want %d, error %v", tt.v, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), profileRateEnv) {
+			t.Errorf("profileHz(%q): error %q does not name %s", tt.v, err, profileRateEnv)
+		}
+	}
+}
