@@ -99,7 +99,15 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	if pl.dataReason(e, s.now) != "" {
 		return noDataScore, nil
 	}
-	inFlight, departed := pl.loadFigures(e, nodeInfo, s.now)
+	var inFlight, departed, workloadThreads int64
+	if s.workloadID != 0 {
+		// A pod of a workload needs the per-workload sums, which live in the full load one
+		// pointer further; its figures are there too, so one read serves both.
+		l := pl.load(e, nodeInfo, s.now)
+		inFlight, departed, workloadThreads = l.inFlight, l.departed, l.workloads.threadsOf(s.workloadID)
+	} else {
+		inFlight, departed = pl.loadFigures(e, nodeInfo, s.now)
+	}
 	usable := int64(e.usable)
 	projected := threadinfo.AddSat(threadinfo.AddSat(max(0, int64(e.threads)-departed), inFlight), s.demand)
 	var headroom int64
@@ -107,12 +115,6 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		headroom = (usable - projected) * maxScore / usable
 	}
 	spread := int64(maxScore)
-	var workloadThreads int64
-	if s.workloadID != 0 {
-		// The per-workload sums live in the full load, one pointer further: only pods of
-		// a workload need them.
-		workloadThreads = pl.load(e, nodeInfo, s.now).workloads.threadsOf(s.workloadID)
-	}
 	switch {
 	case s.unknownDemand:
 		// A raw score, finer than [0, MaxNodeScore]: NormalizeScore spreads it over the range.
