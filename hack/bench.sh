@@ -149,8 +149,8 @@ cpu_ratios() {
 # profile's total. No node is dropped, so the shown nodes account for every focused sample.
 cpu_seconds() {
   go tool pprof -top -nodefraction=0 -edgefraction=0 -focus="$2" "$OUT/perf.test" "$1" 2>/dev/null |
-    sed -n 's/^Showing nodes accounting for \([0-9.]*\)\(m\?s\)\?, [0-9.]*% of \([0-9.]*\)s total$/\1 \2 \3/p' |
-    awk '{ v = $1; if ($2 == "ms") v /= 1000; printf "%.2f %.2f\n", v, $NF }'
+    sed -n 's/^Showing nodes accounting for \([0-9.]*\)\(m\?s\)\?, [0-9.]*% of \([0-9.]*\)\(m\?s\) total$/\1 \2 \3 \4/p' |
+    awk '{ v = $1; if ($2 == "ms") v /= 1000; t = $3; if ($4 == "ms") t /= 1000; printf "%.2f %.2f\n", v, t }'
 }
 # The stacks each figure counts. The scheduler is its own code and the plugin's; the rest of
 # the process is the in-process API server and the benchmark's clients.
