@@ -2,6 +2,7 @@
 # Benchmarks (issue 6; results in docs/performance.md).
 #
 # Usage: hack/bench.sh short|full      (make bench / make bench-full)
+#        BENCH_OUT=<dir> hack/bench.sh summary   (the summary of an earlier run, again)
 #
 #   short  ThreadsBasic, ThreadsChurn (agents writing, pods waiting) and ThreadsPending (pods
 #          waiting, retried) at 500 nodes (scheduler_perf), default profile vs default +
@@ -10,6 +11,10 @@
 #   full   the same at 500 and 5000 nodes, upstream SchedulingBasic and TopologySpreading at
 #          5000 nodes, COUNT (default 5) rounds each; the CPU profiles at 5000 nodes; then
 #          placement quality. About an hour on 2 cores.
+#   summary  prints the summary of the run in BENCH_OUT again, from what it holds (a run
+#          stopped before its profiles or placement quality leaves those tables out).
+#
+# `touch BENCH_OUT/stop` ends the rounds after the current one; the rest follows as usual.
 #
 # The scheduler's CPU: every scheduler_perf run is CPU-profiled (at THREADAWARE_PROFILE_HZ,
 # default 250 samples per second), and the seconds in the
@@ -45,13 +50,18 @@ short)
   COUNT="${COUNT:-3}"
   workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes ThreadsPending/500Nodes)
   ;;
+summary)
+  [ -n "${BENCH_OUT:-}" ] && [ -s "$OUT/cpu.tsv" ] || { echo "bench: summary needs BENCH_OUT=<dir of a run> with its cpu.tsv" >&2; exit 2; }
+  COUNT=0
+  workloads=()
+  ;;
 full)
   COUNT="${COUNT:-5}"
   workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes ThreadsPending/500Nodes ThreadsBasic/5000Nodes
     ThreadsChurn/5000Nodes ThreadsPending/5000Nodes SchedulingBasic/5000Nodes TopologySpreading/5000Nodes)
   ;;
 *)
-  echo "usage: $0 short|full" >&2
+  echo "usage: $0 short|full|summary" >&2
   exit 2
   ;;
 esac
@@ -78,8 +88,10 @@ fi
 mkdir -p "$OUT"/items "$OUT"/logs "$OUT"/rounds
 echo "bench: $mode, $COUNT round(s), output in $OUT"
 start=$SECONDS
-echo "bench: compiling the benchmark binary"
-(cd "$root" && go test -c -o "$OUT/perf.test" ./test/perf)
+if [ "$mode" != summary ]; then
+  echo "bench: compiling the benchmark binary"
+  (cd "$root" && go test -c -o "$OUT/perf.test" ./test/perf)
+fi
 
 # workload_pods TESTCASE WORKLOAD: the pods the workload schedules, initPods + measurePods
 # of its params in performance-config.yaml (the _Default test case holds the definitions; the
@@ -114,6 +126,41 @@ run_workload() {
   local sched total
   read -r sched total < <(cpu_seconds "$prof" "$sched_re")
   printf "%s/%s\t%s\t%d\t%s\t%s\t%d\n" "$tc" "$w" "$p" "$round" "${sched:-0}" "${total:-0}" "$(workload_pods "$tc" "$w")" >>"$OUT/cpu.tsv"
+  [ "$p" = ThreadAware ] && plugin_seconds "$prof" "$tc/$w" "$round"
+  return 0
+}
+
+# plugin_seconds PROFILE WORKLOAD ROUND: both plugins of a ThreadAware run, their Filter and
+# Score seconds in the same process under the same load, to plugins.tsv.
+plugin_seconds() {
+  local taf fitf tas fits
+  read -r taf _ < <(cpu_seconds "$1" "$ta_filter_re")
+  read -r fitf _ < <(cpu_seconds "$1" "$fit_filter_re")
+  read -r tas _ < <(cpu_seconds "$1" "$ta_score_re")
+  read -r fits _ < <(cpu_seconds "$1" "$fit_score_re")
+  printf "%s\t%d\t%s\t%s\t%s\t%s\n" "$2" "$3" "${taf:-0}" "${fitf:-0}" "${tas:-0}" "${fits:-0}" >>"$OUT/plugins.tsv"
+}
+
+# plugin_ratios: per workload, ThreadAware's Filter and Score CPU seconds over
+# NodeResourcesFit's in the same run (PreFilter and PreScore included), each run of the
+# ThreadAware profile a sample: mean, 95 percent interval (Student t) and runs.
+plugin_ratios() {
+  awk -F'\t' '
+    BEGIN { split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086 2.080 2.074 2.069 2.064 2.060 2.056 2.052 2.048 2.045 2.042", t, " ") }
+    function add(w, k, a, b) { if (a > 0 && b > 0) { r = a / b; n[w, k]++; s[w, k] += r; ss[w, k] += r * r } }
+    function show(w, k,   m, half, sd) {
+      if (!n[w, k]) return sprintf("%22s", "-")
+      m = s[w, k] / n[w, k]; half = 0
+      if (n[w, k] > 1) { sd = sqrt(max0((ss[w, k] - n[w, k] * m * m) / (n[w, k] - 1))); half = (n[w, k] - 1 <= 30 ? t[n[w, k] - 1] : 1.96) * sd / sqrt(n[w, k]) }
+      return sprintf("%6.3f (%5.3f..%5.3f)", m, m - half, m + half)
+    }
+    function max0(x) { return x > 0 ? x : 0 }
+    { names[$1] = 1; add($1, "f", $3, $4); add($1, "s", $5, $6); runs[$1]++; tf[$1] += $3; ff[$1] += $4; ts[$1] += $5; fs[$1] += $6 }
+    END {
+      printf "%-26s %9s %9s %22s %9s %9s %22s %5s\n", "workload", "TA.Filter", "Fit.Filter", "Filter TA/Fit", "TA.Score", "Fit.Score", "Score TA/Fit", "runs"
+      for (w in names)
+        printf "%-26s %8.2fs %8.2fs %22s %8.2fs %8.2fs %22s %5d\n", w, tf[w] / runs[w], ff[w] / runs[w], show(w, "f"), ts[w] / runs[w], fs[w] / runs[w], show(w, "s"), runs[w]
+    }' "$OUT/plugins.tsv"
 }
 
 # cpu_ratios: per workload, the scheduler's CPU seconds per 1000 pods of each profile (mean
@@ -155,10 +202,26 @@ cpu_seconds() {
 # The stacks each figure counts. The scheduler is its own code and the plugin's; the rest of
 # the process is the in-process API server and the benchmark's clients.
 sched_re='k8s.io/kubernetes/pkg/scheduler|threadaware/pkg/plugins'
+# ThreadAware's and NodeResourcesFit's extension points, its handlers and hints.
+handlers_re='threadaware\.\(\*ThreadAware\)\.(onNode|onPod)'
+hints_re='threadaware\.\(\*ThreadAware\)\.isSchedulableAfter'
+ta_filter_re='threadaware\.\(\*ThreadAware\)\.(PreFilter|Filter)$'
+ta_score_re='threadaware\.\(\*ThreadAware\)\.(PreScore|Score)$'
+fit_filter_re='noderesources\.\(\*Fit\)\.(PreFilter|Filter)$'
+fit_score_re='noderesources\.\(\*Fit\)\.(PreScore|Score)$'
 
 max_rounds=$COUNT
 [ -n "$CI_TARGET" ] && max_rounds=$((MAX_COUNT > COUNT ? MAX_COUNT : COUNT))
-rounds=0
+# A summary of a run from before plugins.tsv existed works it out from the runs' profiles.
+if [ "$mode" = summary ] && [ ! -s "$OUT/plugins.tsv" ]; then
+  for prof in "$OUT"/rounds/*_ThreadAware_*_r*.cpu; do
+    [ -e "$prof" ] || continue
+    b=$(basename "$prof" .cpu) # TESTCASE_ThreadAware_WORKLOAD_rROUND
+    plugin_seconds "$prof" "${b%%_ThreadAware_*}/$(sed 's/^.*_ThreadAware_\(.*\)_r[0-9]*$/\1/' <<<"$b")" "${b##*_r}"
+  done
+fi
+# A summary counts the rounds the run recorded.
+rounds=$(awk -F'\t' '$3 > n { n = $3 } END { print n + 0 }' "$OUT/cpu.tsv" 2>/dev/null || echo 0)
 for round in $(seq 1 "$max_rounds"); do
   if [ $((round % 2)) -eq 1 ]; then order=(Default ThreadAware); else order=(ThreadAware Default); fi
   for tw in "${workloads[@]}"; do
@@ -167,6 +230,10 @@ for round in $(seq 1 "$max_rounds"); do
     done
   done
   rounds=$round
+  if [ -e "$OUT/stop" ]; then
+    echo "bench: $OUT/stop: no more rounds after round $round"
+    break
+  fi
   if [ -n "$CI_TARGET" ] && [ "$round" -ge "$COUNT" ] && [ "$round" -ge 2 ] && cpu_ratios >/dev/null; then
     echo "bench: every CPU ratio's 95% interval is within +-${CI_TARGET} after $round rounds"
     break
@@ -179,27 +246,24 @@ done
 # and to NodeResourcesFit's Filter and Score, all in the same run.
 prof_size=500Nodes
 [ "$mode" = full ] && prof_size=5000Nodes
+[ "$mode" = summary ] && [ -e "$OUT/prof/ThreadAware.cpu" ] && grep -q 5000Nodes "$OUT/prof/ThreadAware.log" 2>/dev/null && prof_size=5000Nodes
 mkdir -p "$OUT/prof"
-for p in Default ThreadAware; do
+[ "$mode" = summary ] || for p in Default ThreadAware; do
   echo "bench: CPU profile of ThreadsChurn_${p}/${prof_size} ($(((SECONDS - start) / 60)) min)"
   (cd "$root/test/perf" && ARTIFACTS="$OUT/logs" "$OUT/perf.test" -test.run '^$' \
     -test.bench "^BenchmarkPerfScheduling/ThreadsChurn_${p}/${prof_size}\$" -test.benchtime 1ns \
     -test.cpuprofile "$OUT/prof/$p.cpu" -perf-scheduling-label-filter= -data-items-dir "$OUT/prof") \
     >"$OUT/prof/$p.log" 2>&1 || { tail -30 "$OUT/prof/$p.log" >&2; exit 1; }
 done
-handlers_re='threadaware\.\(\*ThreadAware\)\.(onNode|onPod)'
-hints_re='threadaware\.\(\*ThreadAware\)\.isSchedulableAfter'
-ta_filter_re='threadaware\.\(\*ThreadAware\)\.(PreFilter|Filter)$'
-ta_score_re='threadaware\.\(\*ThreadAware\)\.(PreScore|Score)$'
-fit_filter_re='noderesources\.\(\*Fit\)\.(PreFilter|Filter)$'
-fit_score_re='noderesources\.\(\*Fit\)\.(PreScore|Score)$'
 agent_rate() { sed -n 's/.*agent churn: \([0-9]*\) patches in \([0-9.]*\)s (\([0-9.]*\)\/s).*/\3/p' "$1" | tail -1; }
 
+if [ "$mode" != summary ]; then
 echo "bench: placement quality under thread pressure ($(((SECONDS - start) / 60)) min)"
 (cd "$root/test/perf" && THREADAWARE_BIN="$BIN" PERF_DATA_DIR="$OUT/quality" "$OUT/perf.test" \
   -test.run '^$' -test.bench '^BenchmarkPlacementQuality$' -test.benchtime 1x -test.timeout 30m) \
   >"$OUT/logs/quality.log" 2>&1 || { tail -40 "$OUT/logs/quality.log" >&2; exit 1; }
 grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality.log" >"$OUT/raw-quality.txt"
+fi
 
 # The summary: benchstat tables, the throughput ratios, the breach counts.
 {
@@ -229,6 +293,11 @@ grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality
   echo "# interval over $rounds round(s)${CI_TARGET:+, target +-$CI_TARGET}."
   cpu_ratios | { read -r header; echo "$header"; sort; } || true
   echo
+  echo "## ThreadAware against NodeResourcesFit in the same run: CPU seconds of each run's profile"
+  echo "# Mean seconds per run, and the ratio's mean and 95% interval over the ThreadAware runs"
+  echo "# (PreFilter with Filter, PreScore with Score; Filter includes the waiting pods' rejections)."
+  [ -s "$OUT/plugins.tsv" ] && plugin_ratios | { read -r header; echo "$header"; sort; }
+  echo
   echo "## ThreadAware and NodeResourcesFit per call (scheduler_plugin_execution_duration_seconds, microseconds)"
   echo "# Mean over rounds of each run's average, from the data items (benchmark lines drop the"
   echo "# plugin label). The scheduler samples 10% of cycles and buffers at most 1000 observations"
@@ -248,6 +317,7 @@ grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality
             v(key, "ThreadAware", "Filter"), v(key, "NodeResourcesFit", "Filter"), v(key, "ThreadAware", "Score"), v(key, "NodeResourcesFit", "Score") }
       }' | { read -r header; echo "$header"; sort; }
   echo
+  if [ -s "$OUT/prof/Default.cpu" ] && [ -s "$OUT/prof/ThreadAware.cpu" ]; then
   echo "## CPU profile of ThreadsChurn/${prof_size}, one run per profile (CPU seconds)"
   printf "%-12s %9s %10s %10s %10s %10s %10s %10s %10s %14s %12s\n" profile process scheduler \
     TA.Filter Fit.Filter TA.Score Fit.Score handlers hints "handlers+hints" agent-writes/s
@@ -265,11 +335,13 @@ grep -E '^(goos|goarch|pkg|cpu):|^BenchmarkPlacementQuality/' "$OUT/logs/quality
       "${tas:-0}" "${fits:-0}" "${hand:-0}" "${hint:-0}" "$share" "$(agent_rate "$OUT/prof/$p.log")"
   done
   echo
+  fi
   echo "## Agent writes during the ThreadsChurn runs (patches per second, each run)"
   for p in Default ThreadAware; do
     printf "%-12s %s\n" "$p" "$(for l in "$OUT"/logs/ThreadsChurn_"$p"_*.log; do [ -e "$l" ] && printf "%s " "$(agent_rate "$l")"; done)"
   done
   echo
+  [ -s "$OUT/raw-quality.txt" ] || exit 0
   echo "## Placement quality under thread pressure (one run per scenario and profile)"
   awk '
     /^BenchmarkPlacementQuality\// {
