@@ -120,8 +120,8 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		// A raw score, finer than [0, MaxNodeScore]: NormalizeScore spreads it over the range.
 		spread := roomWeightedSpread(e.room(departed, inFlight), workloadThreads, s.demand)
 		raw := (pl.headroomWeight*headroom*unknownScale + pl.spreadWeight*spread) / (pl.headroomWeight + pl.spreadWeight)
-		if lv := klog.FromContext(ctx).V(6); lv.Enabled() {
-			lv.Info("Score", "node", klog.KObj(node), "projected", projected, "usable", e.usable, "headroom", headroom,
+		if s.logScores {
+			klog.FromContext(ctx).V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", usable, "headroom", headroom,
 				"workloadThreads", workloadThreads, "roomWeightedSpread", spread, "raw", raw)
 		}
 		return minDataScore + raw, nil
