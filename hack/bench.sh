@@ -145,8 +145,8 @@ plugin_seconds() {
 # NodeResourcesFit's in the same run (PreFilter and PreScore included), each run of the
 # ThreadAware profile a sample: mean, 95 percent interval (Student t) and runs.
 plugin_ratios() {
-  awk -F'\t' '
-    BEGIN { split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086 2.080 2.074 2.069 2.064 2.060 2.056 2.052 2.048 2.045 2.042", t, " ") }
+  awk -F'\t' -v t95="$t95" '
+    BEGIN { split(t95, t, " ") }
     function add(w, k, a, b) { if (a > 0 && b > 0) { r = a / b; n[w, k]++; s[w, k] += r; ss[w, k] += r * r } }
     function show(w, k,   m, half, sd) {
       if (!n[w, k]) return sprintf("%22s", "-")
@@ -163,13 +163,17 @@ plugin_ratios() {
     }' "$OUT/plugins.tsv"
 }
 
+# t95: Student's t for a two-sided 95 percent interval, 1 to 30 degrees of freedom (beyond,
+# the awk scripts take 1.96).
+t95="12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086 2.080 2.074 2.069 2.064 2.060 2.056 2.052 2.048 2.045 2.042"
+
 # cpu_ratios: per workload, the scheduler's CPU seconds per 1000 pods of each profile (mean
 # over rounds) and the per-round ratio ThreadAware / Default: mean, 95 percent interval
 # (Student t, n - 1 degrees of freedom) and rounds; the last column says whether the interval
 # is within +-CI_TARGET of the ratio ("-" without a target). Exit status 1 while any is not.
 cpu_ratios() {
-  awk -F'\t' -v target="${CI_TARGET:-0}" '
-    BEGIN { split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086 2.080 2.074 2.069 2.064 2.060 2.056 2.052 2.048 2.045 2.042", t, " ") }
+  awk -F'\t' -v target="${CI_TARGET:-0}" -v t95="$t95" '
+    BEGIN { split(t95, t, " ") }
     $5 > 0 && $6 > 0 {
       per = 1000 * $4 / ($6 > 0 ? $6 : 1)
       cpu[$1, $2, $3] = per; sum[$1, $2] += per; cnt[$1, $2]++; names[$1] = 1; rounds[$1, $3] = 1
