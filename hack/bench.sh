@@ -15,6 +15,7 @@
 #          stopped before its profiles or placement quality leaves those tables out).
 #
 # `touch BENCH_OUT/stop` ends the rounds after the current one; the rest follows as usual.
+# ROUNDS_ONLY=1 leaves out the rest (the separate ThreadsChurn profiles and placement quality).
 #
 # The scheduler's CPU: every scheduler_perf run is CPU-profiled (at THREADAWARE_PROFILE_HZ,
 # default 250 samples per second), and the seconds in the
@@ -23,8 +24,12 @@
 # schedules (initPods + measurePods, read from performance-config.yaml). The ratio
 # ThreadAware / Default is taken per round (both profiles run back to back in a round, in
 # alternating order) and reported as a mean with its 95 percent interval (Student t) and the
-# number of rounds. CI_TARGET (e.g. 0.03) adds rounds beyond COUNT, up to MAX_COUNT (default
-# 30), until every workload's interval is narrower than +-CI_TARGET of its ratio; the summary
+# number of rounds. The machine's speed drifts by tens of percent between runs on shared
+# CPUs, and the whole process slows with it, so the summary also gives the ratio corrected for
+# it: each run's scheduler seconds over the seconds its in-process API server spent on create
+# requests (nodes, pods, bindings: the same requests under both profiles, none timed by the
+# run's length). CI_TARGET (e.g. 0.03) adds rounds beyond COUNT, up to MAX_COUNT (default
+# 30), until every workload's (corrected) interval is narrower than +-CI_TARGET of its ratio; the summary
 # says how many rounds that took.
 #
 # Every scheduler_perf workload runs in its own process, one profile after the other, and the
@@ -106,8 +111,8 @@ workload_pods() {
 
 # run_workload TESTCASE WORKLOAD PROFILE ROUND: one scheduler_perf workload in its own process,
 # CPU-profiled; its benchmark lines go to raw-PROFILE.txt with the profile dropped from the
-# name, so that benchstat compares the two files row by row, and its scheduler CPU seconds to
-# cpu.tsv.
+# name, so that benchstat compares the two files row by row, and its scheduler CPU seconds,
+# the profile's total and the API server's create requests' seconds to cpu.tsv.
 run_workload() {
   local tc=$1 w=$2 p=$3 round=$4 log prof
   log="$OUT/logs/${tc}_${p}_${w}.$(date -u +%H%M%S).log"
@@ -123,9 +128,11 @@ run_workload() {
   local f="$OUT/raw-$p.txt"
   [ -s "$f" ] || grep -E '^(goos|goarch|pkg|cpu):' "$log" >"$f"
   grep -E "^BenchmarkPerfScheduling/" "$log" | sed "s|/${tc}_${p}/|/${tc}/|" >>"$f"
-  local sched total
+  local sched total creates
   read -r sched total < <(cpu_seconds "$prof" "$sched_re")
-  printf "%s/%s\t%s\t%d\t%s\t%s\t%d\n" "$tc" "$w" "$p" "$round" "${sched:-0}" "${total:-0}" "$(workload_pods "$tc" "$w")" >>"$OUT/cpu.tsv"
+  read -r creates _ < <(cpu_seconds "$prof" "$creates_re")
+  printf "%s/%s\t%s\t%d\t%s\t%s\t%d\t%s\n" "$tc" "$w" "$p" "$round" "${sched:-0}" "${total:-0}" \
+    "$(workload_pods "$tc" "$w")" "${creates:-0}" >>"$OUT/cpu.tsv"
   [ "$p" = ThreadAware ] && plugin_seconds "$prof" "$tc/$w" "$round"
   return 0
 }
@@ -169,28 +176,39 @@ t95="12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.
 
 # cpu_ratios: per workload, the scheduler's CPU seconds per 1000 pods of each profile (mean
 # over rounds) and the per-round ratio ThreadAware / Default: mean, 95 percent interval
-# (Student t, n - 1 degrees of freedom) and rounds; the last column says whether the interval
-# is within +-CI_TARGET of the ratio ("-" without a target). Exit status 1 while any is not.
+# (Student t, n - 1 degrees of freedom) and rounds. Then the same ratio corrected for the
+# machine's speed during each run: each run's scheduler seconds over its API server's create
+# requests' seconds (the speed gauge, creates_re), for runs that recorded them. The last column
+# says whether the corrected interval (the plain one for runs without a gauge) is within
+# +-CI_TARGET of its ratio ("-" without a target). Exit status 1 while any is not.
 cpu_ratios() {
   awk -F'\t' -v target="${CI_TARGET:-0}" -v t95="$t95" '
     BEGIN { split(t95, t, " ") }
     $5 > 0 && $6 > 0 {
-      per = 1000 * $4 / ($6 > 0 ? $6 : 1)
+      per = 1000 * $4 / $6
       cpu[$1, $2, $3] = per; sum[$1, $2] += per; cnt[$1, $2]++; names[$1] = 1; rounds[$1, $3] = 1
+      if ($7 > 0) gauge[$1, $2, $3] = $4 / $7
     }
+    function stats(k) { m[k] = s[k] / n[k]; half[k] = 0
+      if (n[k] > 1) half[k] = (n[k] - 1 <= 30 ? t[n[k] - 1] : 1.96) * sqrt(max0((ss[k] - n[k] * m[k] * m[k]) / (n[k] - 1))) / sqrt(n[k]) }
+    function max0(x) { return x > 0 ? x : 0 }
+    function add(k, r) { n[k]++; s[k] += r; ss[k] += r * r }
     END {
-      printf "%-26s %12s %12s %8s %18s %7s %s\n", "workload", "default s/1k", "TA s/1k", "ratio", "95% interval", "rounds", "within"
+      printf "%-26s %12s %12s %8s %14s %10s %14s %7s %s\n", "workload", "default s/1k", "TA s/1k", "ratio", "95% interval", "corrected", "95% interval", "rounds", "within"
       status = 0
       for (w in names) {
-        n = 0; s = 0; ss = 0
+        split("", n); split("", s); split("", ss)
         for (k in rounds) { split(k, kr, SUBSEP); if (kr[1] != w) continue
           d = cpu[w, "Default", kr[2]]; a = cpu[w, "ThreadAware", kr[2]]
-          if (d > 0 && a > 0) { r = a / d; n++; s += r; ss += r * r } }
-        if (n == 0) continue
-        m = s / n; half = 0
-        if (n > 1) { sd = sqrt((ss - n * m * m) / (n - 1)); half = (n - 1 <= 30 ? t[n - 1] : 1.96) * sd / sqrt(n) }
-        ok = "-"; if (target > 0) { ok = (n > 1 && half <= target * m) ? "yes" : "no"; if (ok == "no") status = 1 }
-        printf "%-26s %12.3f %12.3f %8.3f %8.3f..%-8.3f %7d %s\n", w, sum[w, "Default"] / cnt[w, "Default"], sum[w, "ThreadAware"] / cnt[w, "ThreadAware"], m, m - half, m + half, n, ok
+          if (d > 0 && a > 0) add("raw", a / d)
+          gd = gauge[w, "Default", kr[2]]; ga = gauge[w, "ThreadAware", kr[2]]
+          if (gd > 0 && ga > 0) add("cor", ga / gd) }
+        if (!n["raw"]) continue
+        stats("raw"); k = "raw"; cor = "-"; cori = "-"
+        if (n["cor"]) { stats("cor"); k = "cor"; cor = sprintf("%.3f", m["cor"]); cori = sprintf("%.3f..%.3f", m["cor"] - half["cor"], m["cor"] + half["cor"]) }
+        ok = "-"; if (target > 0) { ok = (n[k] > 1 && half[k] <= target * m[k]) ? "yes" : "no"; if (ok == "no") status = 1 }
+        printf "%-26s %12.3f %12.3f %8.3f %14s %10s %14s %7s %s\n", w, sum[w, "Default"] / cnt[w, "Default"], sum[w, "ThreadAware"] / cnt[w, "ThreadAware"],
+          m["raw"], sprintf("%.3f..%.3f", m["raw"] - half["raw"], m["raw"] + half["raw"]), cor, cori, n["cor"] ? n["raw"] "/" n["cor"] : n["raw"], ok
       }
       exit status
     }' "$OUT/cpu.tsv"
@@ -206,6 +224,10 @@ cpu_seconds() {
 # The stacks each figure counts. The scheduler is its own code and the plugin's; the rest of
 # the process is the in-process API server and the benchmark's clients.
 sched_re='k8s.io/kubernetes/pkg/scheduler|threadaware/pkg/plugins'
+# The speed gauge: the in-process API server's create requests (nodes, pods, bindings), the
+# same requests in the same number under both profiles, and none of them timed by the run's
+# length (the agents' patches and the waiting pods' status updates are).
+creates_re='apiserver/pkg/endpoints/handlers\.CreateResource'
 # ThreadAware's and NodeResourcesFit's extension points, its handlers and hints.
 handlers_re='threadaware\.\(\*ThreadAware\)\.(onNode|onPod)'
 hints_re='threadaware\.\(\*ThreadAware\)\.isSchedulableAfter'
@@ -252,7 +274,8 @@ prof_size=500Nodes
 [ "$mode" = full ] && prof_size=5000Nodes
 [ "$mode" = summary ] && [ -e "$OUT/prof/ThreadAware.cpu" ] && grep -q 5000Nodes "$OUT/prof/ThreadAware.log" 2>/dev/null && prof_size=5000Nodes
 mkdir -p "$OUT/prof"
-[ "$mode" = summary ] || for p in Default ThreadAware; do
+ROUNDS_ONLY="${ROUNDS_ONLY:-}"
+[ "$mode" = summary ] || [ -n "$ROUNDS_ONLY" ] || for p in Default ThreadAware; do
   echo "bench: CPU profile of ThreadsChurn_${p}/${prof_size} ($(((SECONDS - start) / 60)) min)"
   (cd "$root/test/perf" && ARTIFACTS="$OUT/logs" "$OUT/perf.test" -test.run '^$' \
     -test.bench "^BenchmarkPerfScheduling/ThreadsChurn_${p}/${prof_size}\$" -test.benchtime 1ns \
@@ -261,7 +284,7 @@ mkdir -p "$OUT/prof"
 done
 agent_rate() { sed -n 's/.*agent churn: \([0-9]*\) patches in \([0-9.]*\)s (\([0-9.]*\)\/s).*/\3/p' "$1" | tail -1; }
 
-if [ "$mode" != summary ]; then
+if [ "$mode" != summary ] && [ -z "$ROUNDS_ONLY" ]; then
 echo "bench: placement quality under thread pressure ($(((SECONDS - start) / 60)) min)"
 (cd "$root/test/perf" && THREADAWARE_BIN="$BIN" PERF_DATA_DIR="$OUT/quality" "$OUT/perf.test" \
   -test.run '^$' -test.bench '^BenchmarkPlacementQuality$' -test.benchtime 1x -test.timeout 30m) \
@@ -294,7 +317,9 @@ fi
   echo "## The scheduler's CPU seconds per 1000 pods scheduled, and the ratio ThreadAware / Default per round"
   echo "# Seconds in the scheduler's and the plugins' stacks of each run's CPU profile (garbage"
   echo "# collection is not attributed), over initPods + measurePods; the ratio's mean and 95%"
-  echo "# interval over $rounds round(s)${CI_TARGET:+, target +-$CI_TARGET}."
+  echo "# interval over $rounds round(s)${CI_TARGET:+, target +-$CI_TARGET}. Corrected: each run's"
+  echo "# scheduler seconds over its API server's create requests' seconds (the same requests under"
+  echo "# both profiles), which takes out the machine's speed during the run; rounds: plain/corrected."
   cpu_ratios | { read -r header; echo "$header"; sort; } || true
   echo
   echo "## ThreadAware against NodeResourcesFit in the same run: CPU seconds of each run's profile"
