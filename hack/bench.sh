@@ -187,14 +187,14 @@ cpu_ratios() {
     $5 > 0 && $6 > 0 {
       per = 1000 * $4 / $6
       cpu[$1, $2, $3] = per; sum[$1, $2] += per; cnt[$1, $2]++; names[$1] = 1; rounds[$1, $3] = 1
-      if ($7 > 0) gauge[$1, $2, $3] = $4 / $7
+      if ($7 > 0) { gauge[$1, $2, $3] = $4 / $7; creates[$1, $2, $3] = $7 }
     }
     function stats(k) { m[k] = s[k] / n[k]; half[k] = 0
       if (n[k] > 1) half[k] = (n[k] - 1 <= 30 ? t[n[k] - 1] : 1.96) * sqrt(max0((ss[k] - n[k] * m[k] * m[k]) / (n[k] - 1))) / sqrt(n[k]) }
     function max0(x) { return x > 0 ? x : 0 }
     function add(k, r) { n[k]++; s[k] += r; ss[k] += r * r }
     END {
-      printf "%-26s %12s %12s %8s %14s %10s %14s %7s %s\n", "workload", "default s/1k", "TA s/1k", "ratio", "95% interval", "corrected", "95% interval", "rounds", "within"
+      printf "%-26s %12s %12s %8s %14s %10s %14s %22s %7s %s\n", "workload", "default s/1k", "TA s/1k", "ratio", "95% interval", "corrected", "95% interval", "gauge TA/default", "rounds", "within"
       status = 0
       for (w in names) {
         split("", n); split("", s); split("", ss)
@@ -202,13 +202,14 @@ cpu_ratios() {
           d = cpu[w, "Default", kr[2]]; a = cpu[w, "ThreadAware", kr[2]]
           if (d > 0 && a > 0) add("raw", a / d)
           gd = gauge[w, "Default", kr[2]]; ga = gauge[w, "ThreadAware", kr[2]]
-          if (gd > 0 && ga > 0) add("cor", ga / gd) }
+          if (gd > 0 && ga > 0) { add("cor", ga / gd); add("gauge", creates[w, "ThreadAware", kr[2]] / creates[w, "Default", kr[2]]) } }
         if (!n["raw"]) continue
-        stats("raw"); k = "raw"; cor = "-"; cori = "-"
-        if (n["cor"]) { stats("cor"); k = "cor"; cor = sprintf("%.3f", m["cor"]); cori = sprintf("%.3f..%.3f", m["cor"] - half["cor"], m["cor"] + half["cor"]) }
+        stats("raw"); k = "raw"; cor = "-"; cori = "-"; gauge_r = "-"
+        if (n["cor"]) { stats("cor"); stats("gauge"); k = "cor"; cor = sprintf("%.3f", m["cor"]); cori = sprintf("%.3f..%.3f", m["cor"] - half["cor"], m["cor"] + half["cor"])
+          gauge_r = sprintf("%.3f (%.3f..%.3f)", m["gauge"], m["gauge"] - half["gauge"], m["gauge"] + half["gauge"]) }
         ok = "-"; if (target > 0) { ok = (n[k] > 1 && half[k] <= target * m[k]) ? "yes" : "no"; if (ok == "no") status = 1 }
-        printf "%-26s %12.3f %12.3f %8.3f %14s %10s %14s %7s %s\n", w, sum[w, "Default"] / cnt[w, "Default"], sum[w, "ThreadAware"] / cnt[w, "ThreadAware"],
-          m["raw"], sprintf("%.3f..%.3f", m["raw"] - half["raw"], m["raw"] + half["raw"]), cor, cori, n["cor"] ? n["raw"] "/" n["cor"] : n["raw"], ok
+        printf "%-26s %12.3f %12.3f %8.3f %14s %10s %14s %22s %7s %s\n", w, sum[w, "Default"] / cnt[w, "Default"], sum[w, "ThreadAware"] / cnt[w, "ThreadAware"],
+          m["raw"], sprintf("%.3f..%.3f", m["raw"] - half["raw"], m["raw"] + half["raw"]), cor, cori, gauge_r, n["cor"] ? n["raw"] "/" n["cor"] : n["raw"], ok
       }
       exit status
     }' "$OUT/cpu.tsv"
@@ -320,6 +321,9 @@ fi
   echo "# interval over $rounds round(s)${CI_TARGET:+, target +-$CI_TARGET}. Corrected: each run's"
   echo "# scheduler seconds over its API server's create requests' seconds (the same requests under"
   echo "# both profiles), which takes out the machine's speed during the run; rounds: plain/corrected."
+  echo "# Gauge TA/default: the gauges' own ratio per round. It is 1 when only the machine's speed"
+  echo "# moves them; an interval above 1 says the ThreadAware runs' create requests cost more"
+  echo "# (shared caches, garbage collection), and the correction then takes out part of ThreadAware's cost."
   cpu_ratios | { read -r header; echo "$header"; sort; } || true
   echo
   echo "## ThreadAware against NodeResourcesFit in the same run: CPU seconds of each run's profile"
