@@ -56,7 +56,7 @@ func (pl *ThreadAware) PreFilter(ctx context.Context, cycleState fwk.CycleState,
 	s.nodes = nodes
 	cycleState.Write(preFilterStateKey, s)
 	pl.lastCycle.Store(&cycleStates{cycleState: cycleState, preFilter: s})
-	pl.cycleDemand.Store(pod.UID, s.demand)
+	pl.unassigned.Store(pod.UID, unassignedPod{pod: pod, demand: s.demand})
 	return nil, nil
 }
 

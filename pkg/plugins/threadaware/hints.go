@@ -17,9 +17,13 @@ func (pl *ThreadAware) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWi
 	return []fwk.ClusterEventWithHint{
 		// A pod leaving a node frees its tasks and its in-flight share there.
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete}, QueueingHintFn: pl.isSchedulableAfterPodDelete},
-		// A new node may have room. Its annotations and conditions change when the agent
-		// publishes a sample or the kubelet clears PIDPressure.
-		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAnnotation | fwk.UpdateNodeCondition}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
+		// A new node may have room; a node's conditions change when the kubelet clears
+		// PIDPressure.
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeCondition}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
+		// A node's annotations change when its agent publishes a sample, once per node per
+		// heartbeat: a registration of its own, so that it can carry a PreQueueingHint
+		// (prequeueing.go).
+		pl.withPreQueueingHint(fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.UpdateNodeAnnotation}, QueueingHintFn: pl.isSchedulableAfterNodeChange}),
 	}, nil
 }
 
@@ -77,8 +81,8 @@ func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.
 	// age is not what rejected the pod: judge it by its numbers, and by the demand the pod had
 	// when it was rejected (its learned demand may have dropped since).
 	oldDemand := demand
-	if d, ok := pl.cycleDemand.Load(pod.UID); ok {
-		oldDemand = max(demand, d.(int64))
+	if u, ok := pl.unassigned.Load(pod.UID); ok {
+		oldDemand = max(demand, u.(unassignedPod).demand)
 	}
 	if pl.roomFor(u.oldEntry, oldDemand, now, !pl.rejectStale) == "" {
 		if lv.Enabled() {
@@ -88,6 +92,13 @@ func (pl *ThreadAware) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.
 	}
 	lv.Info("Node update makes room for the pod", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "demand", demand)
 	return fwk.Queue, nil
+}
+
+// unassignedPod is an unassigned pod as its last scheduling cycle saw it.
+type unassignedPod struct {
+	pod *v1.Pod
+	// demand is D(pod) in that cycle.
+	demand int64
 }
 
 // nodeUpdate is what the node-update hint works out once per update: the scheduler runs the

@@ -29,7 +29,8 @@ func TestEventsToRegister(t *testing.T) {
 	}
 	want := []fwk.ClusterEvent{
 		{Resource: fwk.Pod, ActionType: fwk.Delete},
-		{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAnnotation | fwk.UpdateNodeCondition},
+		{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeCondition},
+		{Resource: fwk.Node, ActionType: fwk.UpdateNodeAnnotation},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want,+got):\n%s", diff)

@@ -63,11 +63,13 @@ type ThreadAware struct {
 	// lastCycle is the state PreFilter and PreScore last wrote, with the CycleState they
 	// wrote it to (filtering.go).
 	lastCycle atomic.Pointer[cycleStates]
-	// cycleDemand holds, by pod UID, the demand each unassigned pod had in its last
-	// scheduling cycle: the node-update hint judges the old node with it, so a pod whose
-	// learned demand has dropped since is queued by the next update of a node it now fits.
-	cycleDemand sync.Map
-	metrics     *pluginMetrics
+	// unassigned holds, by pod UID, each unassigned pod as its last scheduling cycle saw it
+	// (an unassignedPod). The node-update hint judges the old node with the demand it had
+	// then, so a pod whose learned demand has dropped since is queued by the next update of a
+	// node it now fits; the node-annotation event's PreQueueingHint names the pods an update
+	// gives room from it.
+	unassigned sync.Map
+	metrics    *pluginMetrics
 	// now is time.Now outside tests.
 	now func() time.Time
 	// handlersSynced reports whether the plugin's informer handlers have seen every object
@@ -204,7 +206,7 @@ func (pl *ThreadAware) onPod(obj any) {
 	if !ok || pod.Spec.NodeName == "" {
 		return
 	}
-	pl.cycleDemand.Delete(pod.UID)
+	pl.unassigned.Delete(pod.UID)
 	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
 		pl.onPodDelete(pod)
 		return
@@ -213,7 +215,7 @@ func (pl *ThreadAware) onPod(obj any) {
 }
 
 func (pl *ThreadAware) onPodDelete(pod *v1.Pod) {
-	pl.cycleDemand.Delete(pod.UID)
+	pl.unassigned.Delete(pod.UID)
 	pl.learned.deletePod(pod, pl.now().UnixNano())
 }
 
