@@ -100,14 +100,20 @@ if [ "$mode" != summary ]; then
 fi
 
 # workload_pods TESTCASE WORKLOAD: the pods the workload schedules, initPods + measurePods
-# of its params in performance-config.yaml (the _Default test case holds the definitions; the
-# _ThreadAware one refers to them).
+# of its params in performance-config.yaml. The test case that defines a workload list
+# (`workloads: &anchor`) holds the params; one that refers to it (`workloads: *anchor`) is
+# read through the first pass's map of anchors.
 workload_pods() {
+  local cfg="$root/test/perf/performance-config.yaml"
   awk -v tc="$1" -v w="$2" '
     /^- name: / { cur = $3; sub(/_(Default|ThreadAware)$/, "", cur) }
+    FNR == NR && /^  workloads: &/ { a = $2; sub(/^&/, "", a); anchor[a] = cur }
+    FNR == NR && /^  workloads: \*/ { a = $2; sub(/^\*/, "", a); ref[cur] = a }
+    FNR == NR { next }
+    FNR == 1 { if (tc in ref && ref[tc] in anchor) tc = anchor[ref[tc]] }
     /^  - name: / { name = $3 }
     cur == tc && name == w && /^      (initPods|measurePods): / { n += $2 }
-    END { print n + 0 }' "$root/test/perf/performance-config.yaml"
+    END { print n + 0 }' "$cfg" "$cfg"
 }
 
 # run_workload TESTCASE WORKLOAD PROFILE ROUND: one scheduler_perf workload in its own process,
