@@ -131,9 +131,9 @@ test-integration: build control-plane promtool helm
 	PATH="$(BIN):$$PATH" THREADAWARE_BIN="$(BIN)" $(GOTEST) -timeout 30m ./test/integration/...
 
 # scheduler_perf as a test suite, in short mode (part of make test): this project's workloads
-# labelled integration-test (5 nodes each: ThreadsBasic, ThreadsChurn, ThreadsPending), then
-# every workload of Kubernetes' own scheduler_perf topics that upstream's pull-request job runs
-# (labelled integration-test and short), with ThreadAware added to each profile
+# labelled integration-test (5 nodes each: ThreadsBasic, ThreadsChurn, ThreadsChurnPreQueueing,
+# ThreadsPending), then every workload of Kubernetes' own scheduler_perf topics that upstream's
+# pull-request job runs (labelled integration-test and short), with ThreadAware added to each profile
 # (test/perf/upstream_test.go). Each workload starts its own etcd from PATH. A workload's log
 # goes to _output/test-perf/logs and is kept only when it fails.
 test-perf:

@@ -64,7 +64,8 @@ summary)
 full)
   COUNT="${COUNT:-5}"
   workloads=(ThreadsBasic/500Nodes ThreadsChurn/500Nodes ThreadsPending/500Nodes ThreadsBasic/5000Nodes
-    ThreadsChurn/5000Nodes ThreadsPending/5000Nodes SchedulingBasic/5000Nodes TopologySpreading/5000Nodes)
+    ThreadsChurn/5000Nodes ThreadsChurnPreQueueing/5000Nodes ThreadsPending/5000Nodes SchedulingBasic/5000Nodes
+    TopologySpreading/5000Nodes)
   ;;
 *)
   echo "usage: $0 short|full|summary" >&2
