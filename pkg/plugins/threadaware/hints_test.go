@@ -1,6 +1,7 @@
 package threadaware
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,13 +14,29 @@ import (
 	"github.com/threadaware/threadaware/apis/config"
 )
 
-func TestEventsToRegister(t *testing.T) {
+// registeredEvents returns what a default plugin's EventsToRegister returns.
+func registeredEvents(t *testing.T) []fwk.ClusterEventWithHint {
 	_, ctx := ktesting.NewTestContext(t)
 	pl := newTestPlugin(ctx, t, defaultArgs(), cache.NewEmptySnapshot())
 	events, err := pl.EventsToRegister(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return events
+}
+
+// pluginWithPolicy is a plugin on an empty snapshot with default args but staleNodePolicy,
+// when policy is set.
+func pluginWithPolicy(ctx context.Context, t *testing.T, policy config.StaleNodePolicy) *ThreadAware {
+	args := defaultArgs()
+	if policy != "" {
+		args.StaleNodePolicy = policy
+	}
+	return newTestPlugin(ctx, t, args, cache.NewEmptySnapshot())
+}
+
+func TestEventsToRegister(t *testing.T) {
+	events := registeredEvents(t)
 	var got []fwk.ClusterEvent
 	for _, e := range events {
 		if e.QueueingHintFn == nil {
@@ -124,11 +141,7 @@ func TestIsSchedulableAfterNodeChange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logger, ctx := ktesting.NewTestContext(t)
-			args := defaultArgs()
-			if tt.policy != "" {
-				args.StaleNodePolicy = tt.policy
-			}
-			pl := newTestPlugin(ctx, t, args, cache.NewEmptySnapshot())
+			pl := pluginWithPolicy(ctx, t, tt.policy)
 			var oldObj any
 			if tt.oldObj != nil {
 				oldObj = tt.oldObj

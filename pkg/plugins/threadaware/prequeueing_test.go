@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
@@ -19,13 +18,7 @@ import (
 )
 
 func TestPreQueueingHintRegistered(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	pl := newTestPlugin(ctx, t, defaultArgs(), cache.NewEmptySnapshot())
-	events, err := pl.EventsToRegister(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range events {
+	for _, e := range registeredEvents(t) {
 		annotation := e.Event == fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.UpdateNodeAnnotation}
 		if got := e.PreQueueingHintFn != nil; got != annotation {
 			t.Errorf("event %v has a PreQueueingHint: %v, want %v (only the node-annotation event has one)", e.Event.Label(), got, annotation)
@@ -104,11 +97,7 @@ func TestPodsGivenRoomByNodeUpdate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logger, ctx := ktesting.NewTestContext(t)
-			args := defaultArgs()
-			if tt.policy != "" {
-				args.StaleNodePolicy = tt.policy
-			}
-			pl := newTestPlugin(ctx, t, args, cache.NewEmptySnapshot())
+			pl := pluginWithPolicy(ctx, t, tt.policy)
 			for _, p := range []*v1.Pod{small, large, placed} {
 				if _, s := pl.PreFilter(ctx, framework.NewCycleState(), p, nil); !s.IsSuccess() {
 					t.Fatal(s)
