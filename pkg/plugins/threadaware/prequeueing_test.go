@@ -15,6 +15,7 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/threadaware/threadaware/apis/config"
+	"github.com/threadaware/threadaware/pkg/threadinfo"
 )
 
 func TestPreQueueingHintRegistered(t *testing.T) {
@@ -130,5 +131,45 @@ func TestPodsGivenRoomByNodeUpdate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPodsGivenRoomHostileDemand: a waiting pod's expected-threads is the tenant's text. A
+// malformed or negative value is judged as Filter judges it (the default demand), the highest
+// task limit fits no node here, and a value beyond it never waits: PreFilter rejects it.
+func TestPodsGivenRoomHostileDemand(t *testing.T) {
+	logger, ctx := ktesting.NewTestContext(t)
+	pl := pluginWithPolicy(ctx, t, "")
+	values := map[string]string{
+		"malformed":   "lots",
+		"negative":    "-8000",
+		"limit":       "4194304",
+		"beyondLimit": "99999999999999999999",
+	}
+	var pods []*v1.Pod
+	for name, v := range values {
+		p := javaPod(name, "web", "a", -1).Annotation(threadinfo.AnnotationExpectedThreads, v).Obj()
+		pl.PreFilter(ctx, framework.NewCycleState(), p, nil)
+		pods = append(pods, p)
+	}
+	oldNode := makeNode("n", sample{threads: 58981, threadsMax: 65535, pidMax: 65536}).Obj() // no room
+	newNode := makeNode("n", sample{threads: 5000, threadsMax: 65535, pidMax: 65536}).Obj()  // room 53981
+	got, err := pl.podsGivenRoomByNodeUpdate(logger, oldNode, newNode)
+	if err != nil || got.AllPods {
+		t.Fatalf("got %+v, %v; want named pods and no error", got, err)
+	}
+	var names []string
+	for _, nn := range got.Pods {
+		names = append(names, nn.Name)
+	}
+	slices.Sort(names)
+	if diff := cmp.Diff([]string{"malformed", "negative"}, names); diff != "" {
+		t.Errorf("pods named (-want,+got):\n%s", diff)
+	}
+	for _, p := range pods {
+		hint, _ := pl.isSchedulableAfterNodeChange(logger, p, oldNode, newNode)
+		if hint == fwk.Queue && !slices.Contains(names, p.Name) {
+			t.Errorf("the hint queues %s, but the PreQueueingHint does not name it", p.Name)
+		}
 	}
 }
