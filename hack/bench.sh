@@ -213,10 +213,10 @@ cpu_ratios() {
           gd = gauge[w, "Default", kr[2]]; ga = gauge[w, "ThreadAware", kr[2]]
           if (gd > 0 && ga > 0) { add("cor", ga / gd); add("gauge", creates[w, "ThreadAware", kr[2]] / creates[w, "Default", kr[2]]) } }
         if (!n["raw"]) continue
-        stats("raw"); k = "raw"; cor = "-"; cori = "-"; gauge_r = "-"
+        stats("raw"); cor = "-"; cori = "-"; gauge_r = "-"
         if (n["cor"]) { stats("cor"); stats("gauge"); cor = sprintf("%.3f", m["cor"]); cori = sprintf("%.3f..%.3f", m["cor"] - half["cor"], m["cor"] + half["cor"])
           gauge_r = sprintf("%.3f (%.3f..%.3f)", m["gauge"], m["gauge"] - half["gauge"], m["gauge"] + half["gauge"]) }
-        ok = "-"; if (target > 0) { ok = (n[k] > 1 && half[k] <= target * m[k]) ? "yes" : "no"; if (ok == "no") status = 1 }
+        ok = "-"; if (target > 0) { ok = (n["raw"] > 1 && half["raw"] <= target * m["raw"]) ? "yes" : "no"; if (ok == "no") status = 1 }
         printf "%-26s %12.3f %12.3f %8.3f %14s %10s %14s %22s %7s %s\n", w, sum[w, "Default"] / cnt[w, "Default"], sum[w, "ThreadAware"] / cnt[w, "ThreadAware"],
           m["raw"], sprintf("%.3f..%.3f", m["raw"] - half["raw"], m["raw"] + half["raw"]), cor, cori, gauge_r, n["cor"] ? n["raw"] "/" n["cor"] : n["raw"], ok
       }
