@@ -30,8 +30,9 @@
 # requests (nodes, pods, bindings: the same requests under both profiles, none timed by the
 # run's length). That gauge proved biased (ThreadAware's runs' creates cost more), so the plain
 # ratio stays the figure of record. CI_TARGET (e.g. 0.03) adds rounds beyond COUNT, up to
-# MAX_COUNT (default 30), until every workload's plain interval is narrower than +-CI_TARGET of its ratio; the summary
-# says how many rounds that took.
+# MAX_COUNT (default 30), until every workload's plain interval is narrower than +-CI_TARGET
+# of its ratio; a workload whose interval is stops there while the others go on, and the
+# summary says how many rounds each took.
 #
 # Every scheduler_perf workload runs in its own process, one profile after the other, and the
 # order alternates between rounds (the second workload in a process tends to run faster, and
@@ -224,6 +225,13 @@ cpu_ratios() {
     }' "$OUT/cpu.tsv"
 }
 
+# within_target WORKLOAD: whether the workload's plain interval is within +-CI_TARGET already.
+# With CI_TARGET, a workload that is stops taking rounds (after COUNT) while the others go on:
+# the rule looks at the interval's width only, never at the ratio, so it does not bias it.
+within_target() {
+  { cpu_ratios 2>/dev/null || true; } | awk -v w="$1" '$1 == w && $NF == "yes" { f = 1 } END { exit !f }'
+}
+
 # cpu_seconds PROFILE FOCUS: CPU seconds in stacks through a function matching FOCUS, and the
 # profile's total. No node is dropped, so the shown nodes account for every focused sample.
 cpu_seconds() {
@@ -261,6 +269,9 @@ rounds=$(awk -F'\t' '$3 > n { n = $3 } END { print n + 0 }' "$OUT/cpu.tsv" 2>/de
 for round in $(seq 1 "$max_rounds"); do
   if [ $((round % 2)) -eq 1 ]; then order=(Default ThreadAware); else order=(ThreadAware Default); fi
   for tw in "${workloads[@]}"; do
+    if [ -n "$CI_TARGET" ] && [ "$round" -gt "$COUNT" ] && within_target "$tw"; then
+      continue
+    fi
     for p in "${order[@]}"; do
       run_workload "${tw%%/*}" "${tw#*/}" "$p" "$round"
     done
