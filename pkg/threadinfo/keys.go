@@ -37,6 +37,18 @@ const (
 	AnnotationObservedAt = Prefix + "observed-at"
 )
 
+// ConditionHeartbeat is the type of the Node condition through which the thread-agent confirms
+// its sample between two writes of the annotations. Its lastHeartbeatTime, on the node's clock
+// like observed-at, is the time of the agent's latest reading that moved nothing past its write
+// threshold since the annotations were written: the annotations hold as of that time, so a
+// reader takes the later of the two as the sample's stamp (Sample.Confirm). Only a condition
+// with status "True" confirms.
+//
+// The agent keeps its heartbeats out of the annotations because kube-scheduler requeues waiting
+// pods on every change of a node's annotations, while it ignores a condition whose only change
+// is its lastHeartbeatTime, as it does the kubelet's own.
+const ConditionHeartbeat = "ThreadAgentHeartbeat"
+
 // AnnotationExpectedThreads is a pod annotation, written by users: the pod's expected peak
 // number of threads.
 const AnnotationExpectedThreads = Prefix + "expected-threads"

@@ -256,3 +256,36 @@ func TestAddSat(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleConfirm: a heartbeat moves the stamp forward only, and only to a time the range of
+// observed-at holds; a hostile one leaves the sample as its annotations stamped it.
+func TestSampleConfirm(t *testing.T) {
+	at := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		heartbeat time.Time
+		want      time.Time
+		confirmed bool
+	}{
+		{name: "later heartbeat", heartbeat: at.Add(time.Minute), want: at.Add(time.Minute), confirmed: true},
+		{name: "later heartbeat in another zone", heartbeat: at.Add(time.Minute).In(time.FixedZone("x", 3600)), want: at.Add(time.Minute), confirmed: true},
+		{name: "same time", heartbeat: at, want: at},
+		{name: "earlier heartbeat (written before the annotations)", heartbeat: at.Add(-time.Minute), want: at},
+		{name: "zero time (no heartbeat)", heartbeat: time.Time{}, want: at},
+		{name: "before 1970", heartbeat: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), want: at},
+		{name: "beyond what Unix nanoseconds hold", heartbeat: MaxObservedAt.Add(time.Second), want: at},
+		{name: "the year 9999", heartbeat: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), want: at},
+		{name: "the last time Unix nanoseconds hold", heartbeat: MaxObservedAt, want: MaxObservedAt, confirmed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Sample{ObservedAt: at}
+			if got := s.Confirm(tt.heartbeat); got != tt.confirmed {
+				t.Errorf("Confirm(%v) = %v, want %v", tt.heartbeat, got, tt.confirmed)
+			}
+			if !s.ObservedAt.Equal(tt.want) || s.ObservedAt.Location() != time.UTC {
+				t.Errorf("ObservedAt = %v, want %v in UTC", s.ObservedAt, tt.want)
+			}
+		})
+	}
+}

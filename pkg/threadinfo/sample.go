@@ -32,6 +32,17 @@ type Sample struct {
 	ObservedAt time.Time
 }
 
+// Confirm takes at, the lastHeartbeatTime of the node's ConditionHeartbeat, as the sample's
+// stamp when it is later than ObservedAt and within the range of observed-at; it reports
+// whether it did. A heartbeat earlier than the annotations' stamp confirms nothing new.
+func (s *Sample) Confirm(at time.Time) bool {
+	if at.Before(MinObservedAt) || at.After(MaxObservedAt) || !at.After(s.ObservedAt) {
+		return false
+	}
+	s.ObservedAt = at.UTC()
+	return true
+}
+
 // Limit is the node's task limit: the lower of threads-max and pid-max, since either one
 // stops new tasks when it is reached.
 func (s *Sample) Limit() int64 {
