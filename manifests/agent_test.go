@@ -55,13 +55,15 @@ func TestAgentObjects(t *testing.T) {
 	}
 }
 
-// TestAgentRBAC: get and patch on nodes, nothing else, for the agent's ServiceAccount: a node
-// agent reads nothing beyond its own node (no pods, whose specs hold literal env values).
+// TestAgentRBAC: get and patch on nodes, patch on nodes/status (its heartbeat condition),
+// nothing else, for the agent's ServiceAccount: a node agent reads nothing beyond its own node
+// (no pods, whose specs hold literal env values).
 func TestAgentRBAC(t *testing.T) {
 	objs := build(t, agentDir)
 	role := get[rbacv1.ClusterRole](t, objs, "ClusterRole", "", agentClusterRB)
 	wantRules := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch"}},
 	}
 	if diff := cmp.Diff(wantRules, role.Rules); diff != "" {
 		t.Errorf("ClusterRole rules (-want,+got):\n%s", diff)

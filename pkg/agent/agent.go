@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -47,6 +48,8 @@ type Agent struct {
 	lastWrite   time.Time
 	backoff     wait.Backoff
 	failures    int
+	// noHeartbeat is set when writing the heartbeat condition was forbidden.
+	noHeartbeat bool
 
 	// Health, read by the HTTP handlers.
 	ready    atomic.Bool
@@ -86,6 +89,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		timer.Reset(a.step(ctx))
 	}
+}
+
+// heartbeatSuffices says whether a heartbeat due for s can go to the heartbeat condition
+// instead of the annotations. It cannot when:
+//   - no heartbeat condition may be written (forbidden before);
+//   - s is not later than the annotations' stamp (the node's clock was set back): readers take
+//     the later of the two stamps, so the condition would confirm nothing;
+//   - the last write is more than two heartbeats old (writes failed): the scheduler may have
+//     judged the node's data stale meanwhile, and only a change of the annotations makes it
+//     requeue the pods it rejected for that.
+func (a *Agent) heartbeatSuffices(s *threadinfo.Sample) bool {
+	return !a.noHeartbeat && a.lastWritten != nil && s.ObservedAt.After(a.lastWritten.ObservedAt) &&
+		a.clock.Since(a.lastWrite) < 2*a.cfg.Policy.Heartbeat
 }
 
 // Once samples and writes one time, whatever the Policy would say.
@@ -130,6 +146,41 @@ func (a *Agent) step(ctx context.Context) time.Duration {
 
 func (a *Agent) write(ctx context.Context, s *threadinfo.Sample, reason Reason) error {
 	logger := klog.FromContext(ctx)
+	if reason == ReasonHeartbeat && a.heartbeatSuffices(s) {
+		err := a.publisher.Heartbeat(ctx, s.ObservedAt)
+		switch {
+		case err == nil:
+			a.cfg.Metrics.Writes.WithLabelValues(string(reason), "success").Inc()
+			now := a.clock.Now()
+			a.cfg.Metrics.LastWrite.Set(float64(now.UnixNano()) / 1e9)
+			// The annotations stay the comparison base of the Policy; they now hold as of
+			// this reading.
+			confirmed := *a.lastWritten
+			confirmed.ObservedAt = s.ObservedAt
+			a.lastWritten, a.lastWrite = &confirmed, now
+			logger.V(4).Info("Wrote heartbeat", "observedAt", s.ObservedAt)
+			return nil
+		case apierrors.IsForbidden(err):
+			// RBAC or the admission policy from before heartbeats: the annotations carry them,
+			// as they did then, until the agent restarts.
+			a.cfg.Metrics.Writes.WithLabelValues(string(reason), "error").Inc()
+			a.noHeartbeat = true
+			logger.Info("Writing the heartbeat condition is forbidden; writing heartbeats to the annotations instead. Grant the agent patch on nodes/status (manifests/agent/rbac.yaml)", "err", err)
+		default:
+			a.cfg.Metrics.Writes.WithLabelValues(string(reason), "error").Inc()
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+			return fmt.Errorf("writing %s: %w", reason, err)
+		}
+	}
+	if last := a.publisher.lastBeat; !last.IsZero() && !s.ObservedAt.After(last) {
+		// The node's clock went back behind the last heartbeat, which readers would keep
+		// taking as the stamp of these annotations: bring it back to this reading first.
+		if err := a.publisher.Heartbeat(ctx, s.ObservedAt); err != nil {
+			logger.Error(err, "Setting the heartbeat condition back to the node's clock failed; readers take the sample for newer than it is until the clock passes the last heartbeat", "lastHeartbeat", last)
+		}
+	}
 	if err := a.publisher.Publish(ctx, s); err != nil {
 		a.cfg.Metrics.Writes.WithLabelValues(string(reason), "error").Inc()
 		if errors.Is(err, context.Canceled) {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/component-base/metrics/testutil"
@@ -301,4 +303,167 @@ func TestHealthHandlers(t *testing.T) {
 	check("at the health limit", codes{http.StatusOK, http.StatusOK})
 	ta.clock.Step(time.Second)
 	check("past the health limit", codes{http.StatusServiceUnavailable, http.StatusOK})
+}
+
+// node returns the test node as the fake API server holds it.
+func (ta *testAgent) node(t *testing.T) *v1.Node {
+	t.Helper()
+	n, err := ta.client.Tracker().Get(v1.SchemeGroupVersion.WithResource("nodes"), "", testNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.(*v1.Node)
+}
+
+// lastPatch returns the subresource and type of the latest patch.
+func (ta *testAgent) lastPatch(t *testing.T) (string, string) {
+	t.Helper()
+	actions := ta.client.Actions()
+	for i := len(actions) - 1; i >= 0; i-- {
+		if p, ok := actions[i].(k8stesting.PatchAction); ok {
+			return p.GetSubresource(), string(p.GetPatchType())
+		}
+	}
+	t.Fatal("no patch")
+	return "", ""
+}
+
+// heartbeatCondition returns the node's heartbeat condition, nil when it has none.
+func heartbeatCondition(n *v1.Node) *v1.NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == threadinfo.ConditionHeartbeat {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// TestHeartbeatCondition: a heartbeat that moved nothing goes to the node's heartbeat
+// condition, leaving the annotations (and their stamp) as they were; a reader's stamp is the
+// heartbeat's. It falls back to the annotations when the condition is forbidden, when the
+// node's clock went back, and after writes failed for more than two heartbeats.
+func TestHeartbeatCondition(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+
+	// stamp is the sample's stamp as the scheduler reads it.
+	stamp := func(t *testing.T, n *v1.Node) time.Time {
+		t.Helper()
+		s, err := threadinfo.ParseNode(n.Annotations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := heartbeatCondition(n); c != nil && c.Status == v1.ConditionTrue {
+			s.Confirm(c.LastHeartbeatTime.Time)
+		}
+		return s.ObservedAt
+	}
+
+	t.Run("heartbeats go to the condition", func(t *testing.T) {
+		ta := newTestAgent(t, "cgroupv2-systemd")
+		ta.step(ctx)
+		first := ta.nodeAnnotations(t)[threadinfo.AnnotationObservedAt]
+		for i := 1; i <= 2; i++ {
+			ta.clock.Step(time.Minute)
+			ta.step(ctx)
+			if sub, typ := ta.lastPatch(t); sub != "status" || typ != string(types.StrategicMergePatchType) {
+				t.Fatalf("heartbeat %d: patch of %q with %s, want status with a strategic merge patch", i, sub, typ)
+			}
+			n := ta.node(t)
+			if got := n.Annotations[threadinfo.AnnotationObservedAt]; got != first {
+				t.Errorf("heartbeat %d: observed-at %q, want it unchanged (%q)", i, got, first)
+			}
+			c := heartbeatCondition(n)
+			if c == nil {
+				t.Fatalf("heartbeat %d: no %s condition in %+v", i, threadinfo.ConditionHeartbeat, n.Status.Conditions)
+			}
+			want := sampleTime.Add(time.Duration(i) * time.Minute)
+			if c.Status != v1.ConditionTrue || !c.LastHeartbeatTime.Time.Equal(want) || !c.LastTransitionTime.Time.Equal(sampleTime.Add(time.Minute)) {
+				t.Errorf("heartbeat %d: condition %+v, want True, heartbeat %v, transition at the first heartbeat", i, c, want)
+			}
+			if got := stamp(t, n); !got.Equal(want) {
+				t.Errorf("heartbeat %d: the reader's stamp %v, want %v", i, got, want)
+			}
+		}
+		if got := ta.patches(); got != 3 {
+			t.Errorf("%d patches, want 3", got)
+		}
+		if got := counterWithLabels(t, ta.metrics, string(ReasonHeartbeat), "success"); got != 2 {
+			t.Errorf("heartbeat writes %v, want 2", got)
+		}
+	})
+
+	t.Run("forbidden condition: heartbeats go to the annotations", func(t *testing.T) {
+		ta := newTestAgent(t, "cgroupv2-systemd")
+		ta.client.PrependReactor("patch", "nodes", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if a.GetSubresource() == "status" {
+				return true, nil, apierrors.NewForbidden(v1.Resource("nodes/status"), testNode, errors.New("RBAC: no patch on nodes/status"))
+			}
+			return false, nil, nil
+		})
+		ta.step(ctx)
+		for i := 1; i <= 2; i++ {
+			ta.clock.Step(time.Minute)
+			if delay := ta.step(ctx); delay != 10*time.Second {
+				t.Errorf("heartbeat %d: next step in %v, want the interval (the annotations took the heartbeat)", i, delay)
+			}
+			want := sampleTime.Add(time.Duration(i) * time.Minute)
+			if got := stamp(t, ta.node(t)); !got.Equal(want) {
+				t.Errorf("heartbeat %d: the reader's stamp %v, want %v from the annotations", i, got, want)
+			}
+		}
+		// One status patch was tried; the agent then stopped trying.
+		status := 0
+		for _, a := range ta.client.Actions() {
+			if a.GetSubresource() == "status" {
+				status++
+			}
+		}
+		if status != 1 {
+			t.Errorf("%d status patches, want the one that was forbidden", status)
+		}
+	})
+
+	t.Run("clock set back: the annotations take the heartbeat", func(t *testing.T) {
+		ta := newTestAgent(t, "cgroupv2-systemd")
+		ta.step(ctx)
+		ta.clock.Step(time.Minute)
+		ta.step(ctx) // a heartbeat on the condition
+		// The node's wall clock goes an hour back. The real clock times the heartbeat on its
+		// monotonic reading, so one is due a heartbeat after the last write all the same: the
+		// fake clock has none, so the last write is moved instead.
+		ta.clock.SetTime(sampleTime.Add(-time.Hour))
+		ta.lastWrite = ta.clock.Now().Add(-time.Minute)
+		ta.step(ctx)
+		// The condition is set back first, then the annotations take the sample.
+		if got := ta.patches(); got != 4 {
+			t.Fatalf("%d patches after the clock went back, want 4", got)
+		}
+		if sub, _ := ta.lastPatch(t); sub != "" {
+			t.Errorf("a heartbeat behind the annotations' stamp went to %q, want the annotations", sub)
+		}
+		want := sampleTime.Add(-time.Hour)
+		if got := ta.nodeAnnotations(t)[threadinfo.AnnotationObservedAt]; got != want.Format(time.RFC3339) {
+			t.Errorf("observed-at %q after the clock went back, want %v", got, want)
+		}
+		if got := stamp(t, ta.node(t)); !got.Equal(want) {
+			t.Errorf("the reader's stamp %v after the clock went back, want %v: the old heartbeat still confirms", got, want)
+		}
+	})
+
+	t.Run("after failed writes the annotations take the heartbeat", func(t *testing.T) {
+		ta := newTestAgent(t, "cgroupv2-systemd")
+		ta.step(ctx)
+		ta.failAPI = true
+		ta.clock.Step(time.Minute)
+		ta.step(ctx) // the heartbeat fails
+		ta.clock.Step(90 * time.Second)
+		ta.failAPI = false
+		ta.step(ctx) // 2.5 heartbeats after the last write
+		if sub, _ := ta.lastPatch(t); sub != "" {
+			t.Errorf("the first write after 2.5 heartbeats without one went to %q, want the annotations", sub)
+		}
+		if got, want := ta.nodeAnnotations(t)[threadinfo.AnnotationObservedAt], sampleTime.Add(150*time.Second).Format(time.RFC3339); got != want {
+			t.Errorf("observed-at %q, want %q", got, want)
+		}
+	})
 }

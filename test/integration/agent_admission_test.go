@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,15 +205,26 @@ func TestAgentAdmission(t *testing.T) {
 		}
 	})
 
+	nodeAObj, err := testEnv.Client.CoreV1().Nodes().Get(ctx, nodeA, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusBefore := withoutHeartbeat(nodeAObj.Status)
+	if len(statusBefore.Conditions) == 0 || len(statusBefore.Capacity) == 0 {
+		t.Fatalf("node A has no conditions or capacity to protect: %+v", nodeAObj.Status)
+	}
+
 	unboundClient := clientForToken(t, agentToken(t, nil))
 	contract := annotationsPatch(map[string]any{threadinfo.AnnotationThreads: "42", threadinfo.AnnotationPodsPIDsMax: nil})
 	tests := []struct {
-		name    string
-		client  kubernetes.Interface
-		node    string
-		sub     string // subresource
-		patch   map[string]any
-		wantErr string // "" means allowed
+		name   string
+		client kubernetes.Interface
+		node   string
+		sub    string // subresource
+		patch  map[string]any
+		// strategic sends a strategic merge patch; else a JSON merge patch.
+		strategic bool
+		wantErr   string // "" means allowed
 	}{
 		{name: "own node, contract annotations", client: agentClient, node: nodeA, patch: contract},
 		{name: "own node, any threadaware.io/ annotation", client: agentClient, node: nodeA,
@@ -240,9 +252,38 @@ func TestAgentAdmission(t *testing.T) {
 		{name: "own node, a taint", client: agentClient, node: nodeA,
 			patch:   map[string]any{"spec": map[string]any{"taints": []any{map[string]any{"key": "x", "effect": "NoSchedule"}}}},
 			wantErr: "may not change the node's spec"},
-		{name: "own node, status (RBAC grants no nodes/status)", client: agentClient, node: nodeA, sub: "status",
+		{name: "own node, status: the heartbeat condition", client: agentClient, node: nodeA, sub: "status", strategic: true,
+			patch: heartbeatPatch(t, time.Now())},
+		{name: "other node, status: the heartbeat condition", client: agentClient, node: nodeB, sub: "status", strategic: true,
+			patch:   heartbeatPatch(t, time.Now()),
+			wantErr: "the thread-agent on node " + nodeA + " may not change node " + nodeB},
+		{name: "own node, status: the phase", client: agentClient, node: nodeA, sub: "status",
+			patch:   map[string]any{"status": map[string]any{"phase": "Terminated"}},
+			wantErr: "may only change its ThreadAgentHeartbeat condition"},
+		{name: "own node, status: Ready", client: agentClient, node: nodeA, sub: "status", strategic: true,
+			patch: map[string]any{"status": map[string]any{"conditions": []any{map[string]any{
+				"type": "Ready", "status": "False", "reason": "Hijacked"}}}},
+			wantErr: "may only change its ThreadAgentHeartbeat condition"},
+		{name: "own node, status: the heartbeat condition as a merge patch drops the others", client: agentClient, node: nodeA, sub: "status",
+			patch:   heartbeatPatch(t, time.Now()),
+			wantErr: "may only change its ThreadAgentHeartbeat condition"},
+		{name: "own node, status: allocatable", client: agentClient, node: nodeA, sub: "status",
+			patch:   map[string]any{"status": map[string]any{"allocatable": map[string]any{"cpu": "512"}}},
+			wantErr: "may only change its ThreadAgentHeartbeat condition"},
+		{name: "own node, status: capacity with the heartbeat", client: agentClient, node: nodeA, sub: "status", strategic: true,
+			patch: func() map[string]any {
+				p := heartbeatPatch(t, time.Now())
+				p["status"].(map[string]any)["capacity"] = map[string]any{"pods": "1000"}
+				return p
+			}(),
+			wantErr: "may only change its ThreadAgentHeartbeat condition"},
+		{name: "own node, status: an address", client: agentClient, node: nodeA, sub: "status", strategic: true,
+			patch: map[string]any{"status": map[string]any{"addresses": []any{map[string]any{
+				"type": "InternalIP", "address": "10.9.9.9"}}}},
+			wantErr: "may only change its ThreadAgentHeartbeat condition"},
+		{name: "own node, another subresource", client: agentClient, node: nodeA, sub: "proxy",
 			patch:   map[string]any{"status": map[string]any{"phase": "Running"}},
-			wantErr: `cannot patch resource "nodes/status"`},
+			wantErr: `cannot patch resource "nodes/proxy"`},
 		{name: "token bound to no pod", client: unboundClient, node: nodeA, patch: contract,
 			wantErr: "the thread-agent must use a token bound to a pod on a node"},
 		{name: "others are not restricted by the policy", client: testEnv.Client, node: nodeA,
@@ -254,7 +295,11 @@ func TestAgentAdmission(t *testing.T) {
 			if tt.sub != "" {
 				sub = []string{tt.sub}
 			}
-			_, err := tt.client.CoreV1().Nodes().Patch(ctx, tt.node, types.MergePatchType, mergePatch(t, tt.patch), metav1.PatchOptions{}, sub...)
+			typ := types.MergePatchType
+			if tt.strategic {
+				typ = types.StrategicMergePatchType
+			}
+			_, err := tt.client.CoreV1().Nodes().Patch(ctx, tt.node, typ, mergePatch(t, tt.patch), metav1.PatchOptions{}, sub...)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("patch denied: %v", err)
@@ -286,6 +331,13 @@ func TestAgentAdmission(t *testing.T) {
 	if err := agent.NewPublisher(agentClient, nodeB).Publish(ctx, s); err == nil {
 		t.Fatal("Publish to node B with a token of node A succeeded")
 	}
+	beat := time.Now().Add(time.Minute).Truncate(time.Second)
+	if err := agent.NewPublisher(agentClient, nodeA).Heartbeat(ctx, beat); err != nil {
+		t.Fatalf("Heartbeat with the pod-bound token: %v", err)
+	}
+	if err := agent.NewPublisher(agentClient, nodeB).Heartbeat(ctx, beat); err == nil {
+		t.Fatal("Heartbeat to node B with a token of node A succeeded")
+	}
 	n, err := testEnv.Client.CoreV1().Nodes().Get(ctx, nodeA, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +346,12 @@ func TestAgentAdmission(t *testing.T) {
 		n.Labels["example.com/pool"] != "" || n.Spec.Unschedulable || len(n.Spec.Taints) != 0 ||
 		n.Annotations[threadinfo.AnnotationThreads] != "7" {
 		t.Errorf("node A after the checks: labels %v, annotations %v, spec %+v", n.Labels, n.Annotations, n.Spec)
+	}
+	if diff := cmp.Diff(statusBefore, withoutHeartbeat(n.Status)); diff != "" {
+		t.Errorf("node A's status beyond the heartbeat condition after the checks (-before,+after):\n%s", diff)
+	}
+	if c := heartbeatConditionOf(n); c == nil || c.Status != v1.ConditionTrue || !c.LastHeartbeatTime.Time.Equal(beat) {
+		t.Errorf("node A's heartbeat condition %+v, want True at %v", c, beat)
 	}
 	b, err := testEnv.Client.CoreV1().Nodes().Get(ctx, nodeB, metav1.GetOptions{})
 	if err != nil {
@@ -314,4 +372,35 @@ func annotateNodeNull(t *testing.T, name string, keys ...string) {
 	if _, err := testEnv.Client.CoreV1().Nodes().Patch(ctxFor(t), name, types.MergePatchType, mergePatch(t, annotationsPatch(kv)), metav1.PatchOptions{}); err != nil {
 		t.Fatalf("remove annotations %v from %s: %v", keys, name, err)
 	}
+}
+
+// heartbeatPatch is the agent's own heartbeat patch (a strategic merge patch of the status) as
+// a map, for the table above.
+func heartbeatPatch(t *testing.T, at time.Time) map[string]any {
+	t.Helper()
+	data, err := agent.HeartbeatPatch(at, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// withoutHeartbeat returns the status without the agent's condition.
+func withoutHeartbeat(s v1.NodeStatus) v1.NodeStatus {
+	s = *s.DeepCopy()
+	s.Conditions = slices.DeleteFunc(s.Conditions, func(c v1.NodeCondition) bool { return c.Type == threadinfo.ConditionHeartbeat })
+	return s
+}
+
+func heartbeatConditionOf(n *v1.Node) *v1.NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == threadinfo.ConditionHeartbeat {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
 }
