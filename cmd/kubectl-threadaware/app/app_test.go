@@ -305,3 +305,38 @@ func TestNodesClockSkew(t *testing.T) {
 		t.Errorf("wide output lacks the skew:\n%s", out)
 	}
 }
+
+// TestNodesHeartbeat: an agent that confirms its sample with its heartbeat condition: the
+// sample's stamp is the heartbeat's, and its age is counted from the later of the agent's two
+// writes the API server recorded (the annotations', the status').
+func TestNodesHeartbeat(t *testing.T) {
+	written := time.Now().Add(-20 * time.Second).Truncate(time.Second)
+	// The node's clock is 4 minutes behind; the annotations were written 10 minutes before
+	// the heartbeat.
+	n := node("beating", threadinfo.Sample{Threads: 100, ThreadsMax: 65535, PIDMax: 65536, ObservedAt: written.Add(-14 * time.Minute).UTC()})
+	beat := written.Add(-4 * time.Minute).UTC()
+	n.Status.Conditions = append(n.Status.Conditions, v1.NodeCondition{Type: threadinfo.ConditionHeartbeat, Status: v1.ConditionTrue,
+		LastHeartbeatTime: metav1.NewTime(beat)})
+	n.ManagedFields = []metav1.ManagedFieldsEntry{
+		{Manager: agent.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: written.Add(-10 * time.Minute)}},
+		{Manager: agent.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", Time: &metav1.Time{Time: written}},
+	}
+	out, err := run(t, []runtime.Object{n}, "nodes", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Nodes []NodeRow }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Nodes) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	r := got.Nodes[0]
+	if r.ObservedAt == nil || !r.ObservedAt.Equal(beat) {
+		t.Errorf("observedAt %v, want the heartbeat %v", r.ObservedAt, beat)
+	}
+	if r.SampleAgeSeconds < 19 || r.SampleAgeSeconds > 60 {
+		t.Errorf("sample age %vs, want about 20s (since the heartbeat's write)", r.SampleAgeSeconds)
+	}
+	if r.ClockSkewSeconds == nil || *r.ClockSkewSeconds != 240 {
+		t.Errorf("clock skew %v, want 240s", r.ClockSkewSeconds)
+	}
+}

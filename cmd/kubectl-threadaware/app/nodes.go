@@ -242,13 +242,15 @@ func writeYAML(w io.Writer, v any) error {
 	return err
 }
 
-// agentWrite returns when the API server recorded the thread-agent's last write of the node
-// (its managedFields entry, on the API server's clock).
+// agentWrite returns when the API server recorded the thread-agent's last write of the node,
+// on the API server's clock: the later of its managedFields entries, the annotations' and the
+// heartbeat condition's (the status subresource's).
 func agentWrite(node *v1.Node) (time.Time, bool) {
+	var last time.Time
 	for _, f := range node.ManagedFields {
-		if f.Manager == agent.FieldManager && f.Time != nil {
-			return f.Time.Time, true
+		if f.Manager == agent.FieldManager && f.Time != nil && f.Time.After(last) {
+			last = f.Time.Time
 		}
 	}
-	return time.Time{}, false
+	return last, !last.IsZero()
 }

@@ -52,8 +52,13 @@ type nodeEntry struct {
 	// The end of the first line.
 
 	// observedAt is the sample's stamp in Unix nanoseconds on the node's clock: pod times,
-	// which the node's kubelet stamps on the same clock, are compared with it.
+	// which the node's kubelet stamps on the same clock, are compared with it. It is the later
+	// of the annotations' observed-at and the agent's heartbeat (threadinfo.ConditionHeartbeat),
+	// which says the annotations still hold; sample.ObservedAt is the same time.
 	observedAt int64
+	// annotatedAt and heartbeatAt are the two stamps observedAt is taken from (heartbeatAt 0
+	// without a heartbeat): a change of either is a new sample, even one that moves back.
+	annotatedAt, heartbeatAt int64
 	// limit is min(threads-max, pid-max).
 	limit int64
 	// baseline is the tasks that no pod owns (threads minus all sampled pods): evicting pods
@@ -70,9 +75,9 @@ type nodeEntry struct {
 	// parseErr is kept so that an unchanged malformed value is logged and counted once.
 	parseErr string
 
-	// Pads the entry to 256 bytes, an allocation size class whose objects start on 64-byte
-	// boundaries (240 bytes, its size without, is a class of its own and is not aligned).
-	_ [16]byte
+	// The entry is 256 bytes, an allocation size class whose objects start on 64-byte
+	// boundaries (240 bytes is a class of its own and is not aligned): a field added here
+	// needs padding to the next such class (TestNodeEntryLayout).
 }
 
 // nodeShardBits sets the number of shards of the node store's index (64): a write copies one
@@ -268,13 +273,17 @@ func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry, li
 		return e
 	}
 	e.hasData = true
+	e.annotatedAt = sample.ObservedAt.UnixNano()
+	if at, ok := heartbeatOf(node); ok && sample.Confirm(at) {
+		e.heartbeatAt = sample.ObservedAt.UnixNano()
+	}
 	e.sample = *sample
 	// The parser bounds every count below 2^30 (threadinfo.MaxCount): they fit in 32 bits,
 	// and so do the budgets, which are shares of them.
 	e.threads, e.podsPIDs = int32(sample.Threads), int32(sample.PodsPIDs)
 	// The parser bounds the stamp to what Unix nanoseconds hold.
 	e.observedAt = sample.ObservedAt.UnixNano()
-	e.receivedAt = s.receivedAt(logger, node, e.observedAt, prev, live)
+	e.receivedAt = s.receivedAt(logger, node, e, prev, live)
 	// The contract bounds every count below 2^30, so these products cannot overflow.
 	e.limit = sample.Limit()
 	e.usable = int32(e.limit * (100 - s.headroomPercent) / 100)
@@ -284,6 +293,18 @@ func (s *nodeStore) parse(logger klog.Logger, node *v1.Node, prev *nodeEntry, li
 	}
 	e.baseline = max(0, sample.Threads-sample.PodThreadsTotal())
 	return e
+}
+
+// heartbeatOf returns the lastHeartbeatTime of the node's threadinfo.ConditionHeartbeat
+// condition when its status is True.
+func heartbeatOf(node *v1.Node) (time.Time, bool) {
+	for i := range node.Status.Conditions {
+		c := &node.Status.Conditions[i]
+		if c.Type == threadinfo.ConditionHeartbeat {
+			return c.LastHeartbeatTime.Time, c.Status == v1.ConditionTrue
+		}
+	}
+	return time.Time{}, false
 }
 
 func hasPIDPressure(node *v1.Node) bool {

@@ -18,9 +18,10 @@ import (
 //   - the difference between the two clocks (the skew, plus the write's latency) is measured
 //     on every new stamp the informer delivers and exported per node.
 
-// receivedAt returns when the scheduler received a sample stamped observedAt (Unix
-// nanoseconds on the node's clock), in Unix nanoseconds on the scheduler's clock.
-//   - The current stamp again (a write that changed something else): when it was received.
+// receivedAt returns when the scheduler received e's sample, stamped e.observedAt (Unix
+// nanoseconds on the node's clock), in Unix nanoseconds on the scheduler's clock. The stamps are
+// e's two, annotatedAt and heartbeatAt: a change of either is a new stamp.
+//   - The current stamps again (a write that changed something else): when it was received.
 //   - A new stamp on a live object (the informer's latest, just delivered; even one stamped
 //     before the current, after the node's clock was set back), or a stamp newer than the
 //     current one: now.
@@ -30,7 +31,8 @@ import (
 //     been written long ago. The node's kubelet stamps its status heartbeats on the same
 //     clock, so a heartbeat after the stamp proves the sample was at least that old; without
 //     one, now.
-func (s *nodeStore) receivedAt(logger klog.Logger, node *v1.Node, observedAt int64, prev *nodeEntry, live bool) int64 {
+func (s *nodeStore) receivedAt(logger klog.Logger, node *v1.Node, e, prev *nodeEntry, live bool) int64 {
+	observedAt := e.observedAt
 	now := s.now().UnixNano()
 	if prev == nil || !prev.hasData {
 		age := max(0, lastHeartbeat(node)-observedAt)
@@ -40,7 +42,7 @@ func (s *nodeStore) receivedAt(logger klog.Logger, node *v1.Node, observedAt int
 		return max(0, now-age)
 	}
 	switch {
-	case observedAt == prev.observedAt:
+	case e.annotatedAt == prev.annotatedAt && e.heartbeatAt == prev.heartbeatAt:
 		return prev.receivedAt
 	case live || observedAt > prev.observedAt:
 		return now
