@@ -27,6 +27,13 @@ const heartbeatParam = "agentHeartbeatSeconds"
 // maxHeartbeatSeconds bounds agentHeartbeatSeconds: an hour, past any agent's setting.
 const maxHeartbeatSeconds = 3600
 
+// thresholdParam is the agent's --change-threshold-percent for the churn: a reading that moved
+// by more than that share of the node's limit is written to the annotations, any other to the
+// heartbeat condition. Unset, the agent's default (1); 0 writes every reading to the
+// annotations, as an agent set so, or a cluster whose threads move fast, does. Whole percents
+// only: scheduler_perf reads every parameter as an integer, cutting a fraction.
+const thresholdParam = "agentThresholdPercent"
+
 // churnWorkers bounds the patches in flight: one writer would fall behind the rate whenever
 // the API server is slow for a moment, and a Ticker drops the ticks it misses.
 const churnWorkers = 16
@@ -36,10 +43,11 @@ const churnWorkers = 16
 // make from then until the workload ends. scheduler_perf's updateAny op cannot do this: ops
 // run one after another, so its writes could not overlap the measured createPods.
 //
-// Each node is patched once per heartbeat, spread evenly (5000 nodes every 60 s is 83 writes
-// per second), with the agent's own merge patch. The sample moves as a real one does: tasks
-// and kubepods pids.current wander within 5 percent of the node's starting values, and
-// observed-at is the time of the write.
+// Each node is written once per heartbeat, spread evenly (5000 nodes every 60 s is 83 writes
+// per second), as the agent writes: its own write policy (agent.Policy) decides between its
+// merge patch of the annotations and its heartbeat patch of the status, and its Publisher
+// sends it. The sample moves as a real one does: tasks and kubepods pids.current wander within
+// 5 percent of the node's starting values, and a reading's stamp is the time of the write.
 func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Workload, nodes *v1.NodeList) error {
 	secs, err := w.GetParam(heartbeatParam)
 	switch {
@@ -47,17 +55,34 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 		return nil // not a churn workload (scheduler_perf has no other way to ask)
 	case err != nil:
 		return err
-	case len(nodes.Items) == 0:
-		return nil
+	}
+	// Read before any early return: scheduler_perf fails a workload with a parameter it
+	// defines that nothing read.
+	threshold, err := w.GetParam(thresholdParam)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "is undefined"):
+		threshold = 1
+	case err != nil:
+		return err
+	case threshold < 0 || threshold > 100:
+		return fmt.Errorf("%s is %d: want 0 to 100 percent", thresholdParam, threshold)
 	}
 	if secs < 1 || secs > maxHeartbeatSeconds {
 		return fmt.Errorf("%s is %d: want 1 to %d seconds", heartbeatParam, secs, maxHeartbeatSeconds)
 	}
+	if len(nodes.Items) == 0 {
+		return nil
+	}
 	heartbeat := time.Duration(secs) * time.Second
+	policy := agent.Policy{ThresholdPercent: float64(threshold), Heartbeat: heartbeat}
 	type node struct {
 		name       string
 		base, pods int64
 		sample     *threadinfo.Sample // the node's values as created
+		// written and writtenAt are the last sample written to the annotations and when the
+		// last write was (annotations or heartbeat), as the agent keeps them.
+		written   *threadinfo.Sample
+		writtenAt time.Time
 	}
 	var ns []*node
 	for i := range nodes.Items {
@@ -65,7 +90,7 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 		if err != nil {
 			continue // a node without thread data has no agent writing
 		}
-		ns = append(ns, &node{name: nodes.Items[i].Name, base: s.Threads, pods: s.PodsPIDs, sample: s})
+		ns = append(ns, &node{name: nodes.Items[i].Name, base: s.Threads, pods: s.PodsPIDs, sample: s, written: s})
 	}
 	if len(ns) == 0 {
 		return nil
@@ -80,15 +105,23 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 	type job struct {
 		node   string
 		sample *threadinfo.Sample
+		// heartbeat sends the heartbeat condition instead of the annotations.
+		heartbeat bool
 	}
 	jobs := make(chan job, churnWorkers)
-	var done, failed, dropped atomic.Int64
+	var done, failed, dropped, heartbeats atomic.Int64
 	var wg sync.WaitGroup
 	client := tCtx.Client()
 	for range churnWorkers {
 		wg.Go(func() {
 			for j := range jobs {
-				if err := agent.NewPublisher(client, j.node).Publish(tCtx, j.sample); err != nil {
+				p := agent.NewPublisher(client, j.node)
+				write := func() error { return p.Publish(tCtx, j.sample) }
+				if j.heartbeat {
+					heartbeats.Add(1)
+					write = func() error { return p.Heartbeat(tCtx, j.sample.ObservedAt) }
+				}
+				if err := write(); err != nil {
 					if tCtx.Err() == nil {
 						failed.Add(1)
 					}
@@ -104,8 +137,8 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 			close(jobs)
 			wg.Wait()
 			elapsed := time.Since(start)
-			fmt.Fprintf(os.Stderr, "agent churn: %d patches in %.1fs (%.1f/s), %d failed, %d dropped behind a slow API server\n",
-				done.Load(), elapsed.Seconds(), float64(done.Load())/elapsed.Seconds(), failed.Load(), dropped.Load())
+			fmt.Fprintf(os.Stderr, "agent churn: %d patches in %.1fs (%.1f/s), %d of them heartbeats, %d failed, %d dropped behind a slow API server\n",
+				done.Load(), elapsed.Seconds(), float64(done.Load())/elapsed.Seconds(), heartbeats.Load(), failed.Load(), dropped.Load())
 		}()
 		rng := rand.New(rand.NewPCG(uint64(len(ns)), uint64(secs)))
 		ticker := time.NewTicker(interval)
@@ -120,8 +153,21 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 				s.Threads = wander(rng, n.base)
 				s.PodsPIDs = wander(rng, n.pods)
 				s.ObservedAt = now
+				// A reading the policy would not write yet (the ticker came a hair early) is
+				// the heartbeat the agent writes one interval later.
+				reason, write := policy.Decide(n.written, n.writtenAt, &s, now)
+				beat := !write || reason == agent.ReasonHeartbeat
+				if beat {
+					// The annotations stay the comparison base, as in the agent.
+					confirmed := *n.written
+					confirmed.ObservedAt = now
+					n.written = &confirmed
+				} else {
+					n.written = &s
+				}
+				n.writtenAt = now
 				select {
-				case jobs <- job{node: n.name, sample: &s}:
+				case jobs <- job{node: n.name, sample: &s, heartbeat: beat}:
 				default:
 					dropped.Add(1)
 				}
@@ -140,9 +186,9 @@ func wander(rng *rand.Rand, base int64) int64 {
 	return base - spread + rng.Int64N(2*spread+1)
 }
 
-// TestAgentChurnParam: agentHeartbeatSeconds comes from a workload file; a value that is not a
-// whole number of seconds in range fails the workload instead of a Ticker's panic or a silent
-// run without churn.
+// TestAgentChurnParam: agentHeartbeatSeconds and agentThresholdPercent come from a workload
+// file; a value that is not a whole number in range fails the workload instead of a Ticker's
+// panic, a silent run without churn or a policy no agent accepts.
 func TestAgentChurnParam(t *testing.T) {
 	nodes := &v1.NodeList{Items: []v1.Node{{}}}
 	for _, tt := range []struct {
@@ -156,6 +202,11 @@ func TestAgentChurnParam(t *testing.T) {
 		{params: `{"agentHeartbeatSeconds": 3601}`, wantErr: true},
 		{params: `{"agentHeartbeatSeconds": 1e30}`, wantErr: true},
 		{params: `{"agentHeartbeatSeconds": "60s"}`, wantErr: true},
+		{params: `{"agentHeartbeatSeconds": 60, "agentThresholdPercent": 0}`},
+		{params: `{"agentHeartbeatSeconds": 60, "agentThresholdPercent": 100}`},
+		{params: `{"agentHeartbeatSeconds": 60, "agentThresholdPercent": -1}`, wantErr: true},
+		{params: `{"agentHeartbeatSeconds": 60, "agentThresholdPercent": 101}`, wantErr: true},
+		{params: `{"agentHeartbeatSeconds": 60, "agentThresholdPercent": "1%"}`, wantErr: true},
 	} {
 		var w perf.Workload
 		if err := json.Unmarshal([]byte(`{"Name": "w", "Params": `+tt.params+`}`), &w); err != nil {
