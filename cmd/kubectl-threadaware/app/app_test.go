@@ -279,15 +279,7 @@ func TestNodesClockSkew(t *testing.T) {
 		{Manager: "kubelet", Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: written.Add(-time.Hour)}},
 		{Manager: agent.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: written}},
 	}
-	out, err := run(t, []runtime.Object{n}, "nodes", "-o", "json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got struct{ Nodes []NodeRow }
-	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Nodes) != 1 {
-		t.Fatalf("%v: %s", err, out)
-	}
-	r := got.Nodes[0]
+	r := onlyNodeRow(t, n)
 	if r.SampleAgeSeconds < 19 || r.SampleAgeSeconds > 60 {
 		t.Errorf("sample age %vs, want about 20s (since the write)", r.SampleAgeSeconds)
 	}
@@ -297,7 +289,7 @@ func TestNodesClockSkew(t *testing.T) {
 	if r.Data != "current" {
 		t.Errorf("data %q, want current", r.Data)
 	}
-	out, err = run(t, []runtime.Object{n}, "nodes", "-o", "wide")
+	out, err := run(t, []runtime.Object{n}, "nodes", "-o", "wide")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,15 +313,7 @@ func TestNodesHeartbeat(t *testing.T) {
 		{Manager: agent.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Time: &metav1.Time{Time: written.Add(-10 * time.Minute)}},
 		{Manager: agent.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", Time: &metav1.Time{Time: written}},
 	}
-	out, err := run(t, []runtime.Object{n}, "nodes", "-o", "json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got struct{ Nodes []NodeRow }
-	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Nodes) != 1 {
-		t.Fatalf("%v: %s", err, out)
-	}
-	r := got.Nodes[0]
+	r := onlyNodeRow(t, n)
 	if r.ObservedAt == nil || !r.ObservedAt.Equal(beat) {
 		t.Errorf("observedAt %v, want the heartbeat %v", r.ObservedAt, beat)
 	}
@@ -339,4 +323,18 @@ func TestNodesHeartbeat(t *testing.T) {
 	if r.ClockSkewSeconds == nil || *r.ClockSkewSeconds != 240 {
 		t.Errorf("clock skew %v, want 240s", r.ClockSkewSeconds)
 	}
+}
+
+// onlyNodeRow returns the row `nodes -o json` gives for a cluster of the one node n.
+func onlyNodeRow(t *testing.T, n *v1.Node) NodeRow {
+	t.Helper()
+	out, err := run(t, []runtime.Object{n}, "nodes", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Nodes []NodeRow }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Nodes) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return got.Nodes[0]
 }
