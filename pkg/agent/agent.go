@@ -156,7 +156,7 @@ func (a *Agent) write(ctx context.Context, s *threadinfo.Sample, reason Reason) 
 			// The annotations stay the comparison base of the Policy; they now hold as of
 			// this reading.
 			confirmed := *a.lastWritten
-			confirmed.ObservedAt = s.ObservedAt
+			confirmed.Confirm(s.ObservedAt) // later: heartbeatSuffices checked it
 			a.lastWritten, a.lastWrite = &confirmed, now
 			logger.V(4).Info("Wrote heartbeat", "observedAt", s.ObservedAt)
 			return nil

@@ -160,7 +160,7 @@ func startAgentChurn(tCtx ktesting.TContext, _ *scheduler.Scheduler, w *perf.Wor
 				if beat {
 					// The annotations stay the comparison base, as in the agent.
 					confirmed := *n.written
-					confirmed.ObservedAt = now
+					confirmed.Confirm(now)
 					n.written = &confirmed
 				} else {
 					n.written = &s
