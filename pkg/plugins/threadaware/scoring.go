@@ -23,9 +23,11 @@ const (
 // preScoreState holds the pod's demand for this cycle.
 type preScoreState struct {
 	*preFilterState
-	// logScores says the cycle's logger writes V(6): Score then logs its arithmetic. Looked
-	// up once here, not per node (the framework gives Score a logger of the same verbosity).
+	// logScores says the cycle's logger writes V(6): scoring then logs its arithmetic. Looked
+	// up once here, not per node.
 	logScores bool
+	// scores are the feasible nodes' scores, worked out in PreScore (see cycleScores).
+	scores *cycleScores
 }
 
 // Clone returns the state itself: it never changes after PreScore.
@@ -33,8 +35,8 @@ func (s *preScoreState) Clone() fwk.StateData {
 	return s
 }
 
-// PreScore carries the pod's demand into scoring. It skips scoring when no feasible node has
-// current data: every score would be neutral.
+// PreScore scores the feasible nodes for Score to return (see cycleScores). It skips scoring
+// when no feasible node has current data: every score would be neutral.
 func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	pf, err := pl.preFilterStateOf(cycleState)
 	fromPreFilter := err == nil
@@ -42,17 +44,39 @@ func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, 
 		// PreFilter did not run for this cycle; work the demand out here.
 		pf = pl.podState(klog.FromContext(ctx), pod)
 	}
+	// The first loop only finds each node's entry and reads its first line; the second scores
+	// from lines now in cache. Each loop is short enough for the processor to keep the cache
+	// misses of many nodes in flight at once, which one loop doing both would not.
+	entries := make([]*nodeEntry, len(nodes))
 	withData := false
-	for _, ni := range nodes {
-		if node := ni.Node(); node != nil && pl.dataReason(pl.nodes.entry(ctx, node), pf.now) == "" {
-			withData = true
-			break
+	for i, ni := range nodes {
+		if node := ni.Node(); node != nil {
+			e := pl.nodes.entry(ctx, node)
+			entries[i] = e
+			if e.hasData { // read on every node, not only until the first with data
+				withData = true
+			}
 		}
 	}
 	if !withData {
 		return fwk.NewStatus(fwk.Skip)
 	}
-	ps := &preScoreState{preFilterState: pf, logScores: klog.FromContext(ctx).V(6).Enabled()}
+	logger := klog.FromContext(ctx)
+	ps := &preScoreState{preFilterState: pf, logScores: logger.V(6).Enabled(), scores: newCycleScores(len(nodes))}
+	withData = false
+	for i, e := range entries {
+		if e == nil {
+			continue
+		}
+		node := nodes[i].Node()
+		score := pl.score(logger, ps, nodes[i], node, e)
+		withData = withData || score != noDataScore
+		ps.scores.put(node, score)
+	}
+	if !withData {
+		// Every node's data is stale.
+		return fwk.NewStatus(fwk.Skip)
+	}
 	cycleState.Write(preScoreStateKey, ps)
 	c := &cycleStates{cycleState: cycleState, preScore: ps}
 	if fromPreFilter {
@@ -95,9 +119,17 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	if node == nil {
 		return 0, fwk.NewStatus(fwk.Error, "node not found")
 	}
-	e := pl.nodes.entry(ctx, node)
+	if score, ok := s.scores.score(node); ok {
+		return score, nil
+	}
+	// A node PreScore was not given: score it now.
+	return pl.score(klog.FromContext(ctx), s, nodeInfo, node, pl.nodes.entry(ctx, node)), nil
+}
+
+// score is Score's arithmetic for node, whose entry is e.
+func (pl *ThreadAware) score(logger klog.Logger, s *preScoreState, nodeInfo fwk.NodeInfo, node *v1.Node, e *nodeEntry) int64 {
 	if pl.dataReason(e, s.now) != "" {
-		return noDataScore, nil
+		return noDataScore
 	}
 	var inFlight, departed, workloadThreads int64
 	if s.workloadID != 0 {
@@ -121,10 +153,10 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 		spread := roomWeightedSpread(e.room(departed, inFlight), workloadThreads, s.demand)
 		raw := (pl.headroomWeight*headroom*unknownScale + pl.spreadWeight*spread) / (pl.headroomWeight + pl.spreadWeight)
 		if s.logScores {
-			klog.FromContext(ctx).V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", usable, "headroom", headroom,
+			logger.V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", usable, "headroom", headroom,
 				"workloadThreads", workloadThreads, "roomWeightedSpread", spread, "raw", raw)
 		}
-		return minDataScore + raw, nil
+		return minDataScore + raw
 	case workloadThreads > 0:
 		// Both terms are below 2^40 (demands are bounded, held pods count at most the
 		// node's limit each), so neither the sum nor the product can overflow.
@@ -132,10 +164,10 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	}
 	score := max(minDataScore, (pl.headroomWeight*headroom+pl.spreadWeight*spread)/(pl.headroomWeight+pl.spreadWeight))
 	if s.logScores {
-		klog.FromContext(ctx).V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", usable, "headroom", headroom,
+		logger.V(6).Info("Score", "node", klog.KObj(node), "projected", projected, "usable", usable, "headroom", headroom,
 			"workloadThreads", workloadThreads, "spread", spread, "score", score)
 	}
-	return score, nil
+	return score
 }
 
 // ScoreExtensions returns the plugin: NormalizeScore spreads the raw scores of a pod whose

@@ -100,41 +100,73 @@ func TestScore(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, ctx := ktesting.NewTestContext(t)
-			args := defaultArgs()
-			if tt.args != nil {
-				tt.args(args)
-			}
-			snapshot := cache.NewSnapshot(tt.held, tt.nodes)
-			pl := newTestPlugin(ctx, t, args, snapshot)
-			nodeInfos, _ := snapshot.NodeInfos().List()
-			state := framework.NewCycleState()
-			if _, s := pl.PreFilter(ctx, state, tt.pod, nodeInfos); !s.IsSuccess() {
-				t.Fatal(s)
-			}
-			if s := pl.PreScore(ctx, state, tt.pod, nodeInfos); !s.IsSuccess() {
-				t.Fatalf("PreScore: %v", s)
-			}
-			var got fwk.NodeScoreList
-			for _, ni := range nodeInfos {
-				score, s := pl.Score(ctx, state, tt.pod, ni)
-				if !s.IsSuccess() {
-					t.Fatalf("Score(%s): %v", ni.Node().Name, s)
+		// Score returns what PreScore worked out for the nodes it was given, and works the
+		// score out itself for any other: both ways must agree.
+		for _, scoredBy := range []string{"PreScore", "Score"} {
+			t.Run(tt.name+"/by "+scoredBy, func(t *testing.T) {
+				_, ctx := ktesting.NewTestContext(t)
+				args := defaultArgs()
+				if tt.args != nil {
+					tt.args(args)
 				}
-				got = append(got, fwk.NodeScore{Name: ni.Node().Name, Score: score})
-			}
-			if ext := pl.ScoreExtensions(); ext != nil {
-				if s := ext.NormalizeScore(ctx, state, tt.pod, got); !s.IsSuccess() {
+				snapshot := cache.NewSnapshot(tt.held, tt.nodes)
+				pl := newTestPlugin(ctx, t, args, snapshot)
+				nodeInfos, _ := snapshot.NodeInfos().List()
+				state := framework.NewCycleState()
+				if _, s := pl.PreFilter(ctx, state, tt.pod, nodeInfos); !s.IsSuccess() {
 					t.Fatal(s)
 				}
-			}
-			slices.SortFunc(got, func(a, b fwk.NodeScore) int { return strings.Compare(a.Name, b.Name) })
-			if diff := cmp.Diff(tt.wantScores, got); diff != "" {
-				t.Errorf("scores (-want,+got):\n%s", diff)
-			}
-		})
+				if s := pl.PreScore(ctx, state, tt.pod, nodeInfos); !s.IsSuccess() {
+					t.Fatalf("PreScore: %v", s)
+				}
+				ps, err := getPreScoreState(state)
+				if err != nil {
+					t.Fatal(err)
+				}
+				scored := nodeInfos
+				if scoredBy == "Score" {
+					// Other objects of the same nodes, as a NodeInfo PreScore was not given.
+					scored = nil
+					for _, ni := range nodeInfos {
+						c := framework.NewNodeInfo(podsOf(ni)...)
+						c.SetNode(ni.Node().DeepCopy())
+						scored = append(scored, c)
+					}
+				}
+				for _, ni := range scored {
+					if _, ok := ps.scores.score(ni.Node()); ok != (scoredBy == "PreScore") {
+						t.Fatalf("PreScore's table holds %s: %t", ni.Node().Name, ok)
+					}
+				}
+				var got fwk.NodeScoreList
+				for _, ni := range scored {
+					score, s := pl.Score(ctx, state, tt.pod, ni)
+					if !s.IsSuccess() {
+						t.Fatalf("Score(%s): %v", ni.Node().Name, s)
+					}
+					got = append(got, fwk.NodeScore{Name: ni.Node().Name, Score: score})
+				}
+				if ext := pl.ScoreExtensions(); ext != nil {
+					if s := ext.NormalizeScore(ctx, state, tt.pod, got); !s.IsSuccess() {
+						t.Fatal(s)
+					}
+				}
+				slices.SortFunc(got, func(a, b fwk.NodeScore) int { return strings.Compare(a.Name, b.Name) })
+				if diff := cmp.Diff(tt.wantScores, got); diff != "" {
+					t.Errorf("scores (-want,+got):\n%s", diff)
+				}
+			})
+		}
 	}
+}
+
+// podsOf returns the pods a NodeInfo holds.
+func podsOf(ni fwk.NodeInfo) []*v1.Pod {
+	var pods []*v1.Pod
+	for _, p := range ni.GetPods() {
+		pods = append(pods, p.GetPod())
+	}
+	return pods
 }
 
 // TestPreScoreSkip: when no feasible node has current data every score would be neutral, so
