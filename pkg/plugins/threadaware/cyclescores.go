@@ -1,6 +1,10 @@
 package threadaware
 
-import v1 "k8s.io/api/core/v1"
+import (
+	"sync/atomic"
+
+	v1 "k8s.io/api/core/v1"
+)
 
 // cycleScores holds the scores PreScore worked out for one cycle's feasible nodes, keyed by
 // Node object (the framework hands PreScore and Score the same NodeInfos).
@@ -9,49 +13,100 @@ import v1 "k8s.io/api/core/v1"
 // other score plugin's Score of that node in between, so at thousands of nodes each call's two
 // reads, the index slot and the entry's first line, are cache misses one after the other with
 // nothing to overlap them: about nine tenths of Score's time in the 5000-node profiles. In
-// PreScore's loop the misses of consecutive nodes are independent and the processor overlaps
-// them; Score then reads this table, a few kilobytes that PreScore has just written.
+// PreScore's loops the misses of consecutive nodes are independent and the processor overlaps
+// them; Score then reads this table, which PreScore has just written.
+//
+// One table serves cycle after cycle (scoreTables), so a cycle allocates nothing: each fill
+// has its own epoch, and a slot belongs to the fill whose epoch it carries. A Score of an
+// earlier cycle, which the scheduler never makes (its cycles run one after another) but
+// another caller might, finds its own scores or nothing, never another cycle's: it then works
+// the score out itself. Every field is read and written atomically for that reader.
 type cycleScores struct {
-	// slots has a power-of-two length, at least twice the nodes.
+	// slots has a power-of-two length, at least twice the nodes of any fill.
 	slots []scoreSlot
+	// entries is PreScore's scratch space for the nodes' entries.
+	entries []*nodeEntry
 }
 
 type scoreSlot struct {
-	node  *v1.Node
-	score int64
+	// meta is the fill that wrote the slot (its epoch, the high 40 bits) and the node's score
+	// (the low 24 bits); 0 while a fill rewrites the slot. One word, so that a slot costs a
+	// writer three atomic stores, not four.
+	meta atomic.Uint64
+	node atomic.Pointer[v1.Node]
 }
 
-func newCycleScores(nodes int) *cycleScores {
+// scoreBits holds any score (at most maxScore*unknownScale+1, below 2^20); epochs reach 2^40
+// after 10^12 cycles, decades at a thousand cycles a second.
+const scoreBits = 24
+
+func slotMeta(epoch uint64, score int64) uint64 { return epoch<<scoreBits | uint64(score) }
+
+// scoreTables hands out the table and the fills' epochs: take gives a table for n nodes and a
+// new epoch, put gives the table back once PreScore has filled it.
+type scoreTables struct {
+	spare  atomic.Pointer[cycleScores]
+	epochs atomic.Uint64
+}
+
+func (t *scoreTables) take(n int) (*cycleScores, uint64) {
 	size := 8
-	for size < 2*nodes {
+	for size < 2*n {
 		size *= 2
 	}
-	return &cycleScores{slots: make([]scoreSlot, size)}
+	c := t.spare.Swap(nil)
+	if c == nil || len(c.slots) < size {
+		// The first cycle, a cluster that grew, or another PreScore running at the same time.
+		c = &cycleScores{slots: make([]scoreSlot, size)}
+	}
+	if cap(c.entries) < n {
+		c.entries = make([]*nodeEntry, n)
+	}
+	c.entries = c.entries[:n]
+	return c, t.epochs.Add(1)
 }
 
-// put records node's score; a node put twice keeps its first score.
-func (c *cycleScores) put(node *v1.Node, score int64) {
+func (t *scoreTables) put(c *cycleScores) { t.spare.Store(c) }
+
+// put records node's score for the fill epoch; a node put twice keeps its first score, and a
+// score out of scoreBits' range is not kept (Score then works it out).
+func (c *cycleScores) put(epoch uint64, node *v1.Node, score int64) {
+	if score < 0 || score >= 1<<scoreBits {
+		return
+	}
 	mask := uint64(len(c.slots) - 1)
 	for i := (addrHash(node) >> 24) & mask; ; i = (i + 1) & mask {
-		switch c.slots[i].node {
-		case nil:
-			c.slots[i] = scoreSlot{node: node, score: score}
+		s := &c.slots[i]
+		if s.meta.Load()>>scoreBits != epoch {
+			// Free in this fill. A reader of the slot's earlier fill sees 0 or this fill's
+			// meta from here on, and so never this fill's node with the earlier score.
+			s.meta.Store(0)
+			s.node.Store(node)
+			s.meta.Store(slotMeta(epoch, score))
 			return
-		case node:
+		}
+		if s.node.Load() == node {
 			return
 		}
 	}
 }
 
-// score returns node's score, and false for a node PreScore was not given.
-func (c *cycleScores) score(node *v1.Node) (int64, bool) {
+// score returns node's score in the fill epoch, and false for a node that fill was not given
+// or whose slot a later fill has taken.
+func (c *cycleScores) score(epoch uint64, node *v1.Node) (int64, bool) {
 	mask := uint64(len(c.slots) - 1)
 	for i := (addrHash(node) >> 24) & mask; ; i = (i + 1) & mask {
-		switch s := &c.slots[i]; s.node {
-		case node:
-			return s.score, true
-		case nil:
+		s := &c.slots[i]
+		m := s.meta.Load()
+		if m>>scoreBits != epoch {
 			return 0, false
+		}
+		n := s.node.Load()
+		if s.meta.Load() != m {
+			return 0, false
+		}
+		if n == node {
+			return int64(m & (1<<scoreBits - 1)), true
 		}
 	}
 }

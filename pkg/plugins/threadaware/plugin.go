@@ -63,6 +63,9 @@ type ThreadAware struct {
 	// lastCycle is the state PreFilter and PreScore last wrote, with the CycleState they
 	// wrote it to (filtering.go).
 	lastCycle atomic.Pointer[cycleStates]
+	// scoreTables holds the table PreScore fills with the cycle's scores, reused cycle
+	// after cycle.
+	scoreTables scoreTables
 	// unassigned holds, by pod UID, each unassigned pod as its last scheduling cycle saw it
 	// (an unassignedPod). The node-update hint judges the old node with the demand it had
 	// then, so a pod whose learned demand has dropped since is queued by the next update of a

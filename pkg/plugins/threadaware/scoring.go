@@ -26,8 +26,10 @@ type preScoreState struct {
 	// logScores says the cycle's logger writes V(6): scoring then logs its arithmetic. Looked
 	// up once here, not per node.
 	logScores bool
-	// scores are the feasible nodes' scores, worked out in PreScore (see cycleScores).
-	scores *cycleScores
+	// scores holds the feasible nodes' scores, worked out in PreScore, as the fill scoresEpoch
+	// (see cycleScores).
+	scores      *cycleScores
+	scoresEpoch uint64
 }
 
 // Clone returns the state itself: it never changes after PreScore.
@@ -47,9 +49,12 @@ func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, 
 	// The first loop only finds each node's entry and reads its first line; the second scores
 	// from lines now in cache. Each loop is short enough for the processor to keep the cache
 	// misses of many nodes in flight at once, which one loop doing both would not.
-	entries := make([]*nodeEntry, len(nodes))
+	table, epoch := pl.scoreTables.take(len(nodes))
+	defer pl.scoreTables.put(table)
+	entries := table.entries
 	withData := false
 	for i, ni := range nodes {
+		entries[i] = nil
 		if node := ni.Node(); node != nil {
 			e := pl.nodes.entry(ctx, node)
 			entries[i] = e
@@ -62,7 +67,7 @@ func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, 
 		return fwk.NewStatus(fwk.Skip)
 	}
 	logger := klog.FromContext(ctx)
-	ps := &preScoreState{preFilterState: pf, logScores: logger.V(6).Enabled(), scores: newCycleScores(len(nodes))}
+	ps := &preScoreState{preFilterState: pf, logScores: logger.V(6).Enabled(), scores: table, scoresEpoch: epoch}
 	withData = false
 	for i, e := range entries {
 		if e == nil {
@@ -71,7 +76,7 @@ func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, 
 		node := nodes[i].Node()
 		score := pl.score(logger, ps, nodes[i], node, e)
 		withData = withData || score != noDataScore
-		ps.scores.put(node, score)
+		table.put(epoch, node, score)
 	}
 	if !withData {
 		// Every node's data is stale.
@@ -119,7 +124,7 @@ func (pl *ThreadAware) Score(ctx context.Context, cycleState fwk.CycleState, pod
 	if node == nil {
 		return 0, fwk.NewStatus(fwk.Error, "node not found")
 	}
-	if score, ok := s.scores.score(node); ok {
+	if score, ok := s.scores.score(s.scoresEpoch, node); ok {
 		return score, nil
 	}
 	// A node PreScore was not given: score it now.

@@ -134,7 +134,7 @@ func TestScore(t *testing.T) {
 					}
 				}
 				for _, ni := range scored {
-					if _, ok := ps.scores.score(ni.Node()); ok != (scoredBy == "PreScore") {
+					if _, ok := ps.scores.score(ps.scoresEpoch, ni.Node()); ok != (scoredBy == "PreScore") {
 						t.Fatalf("PreScore's table holds %s: %t", ni.Node().Name, ok)
 					}
 				}
