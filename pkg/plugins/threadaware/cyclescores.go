@@ -30,8 +30,7 @@ type cycleScores struct {
 
 type scoreSlot struct {
 	// meta is the fill that wrote the slot (its epoch, the high 40 bits) and the node's score
-	// (the low 24 bits); 0 while a fill rewrites the slot. One word, so that a slot costs a
-	// writer three atomic stores, not four.
+	// (the low 24 bits): one word, so that a slot costs a writer two atomic stores.
 	meta atomic.Uint64
 	node atomic.Pointer[v1.Node]
 }
@@ -78,11 +77,11 @@ func (c *cycleScores) put(epoch uint64, node *v1.Node, score int64) {
 	for i := (addrHash(node) >> 24) & mask; ; i = (i + 1) & mask {
 		s := &c.slots[i]
 		if s.meta.Load()>>scoreBits != epoch {
-			// Free in this fill. A reader of the slot's earlier fill sees 0 or this fill's
-			// meta from here on, and so never this fill's node with the earlier score.
-			s.meta.Store(0)
-			s.node.Store(node)
+			// Free in this fill. The meta goes first: a reader of the slot's earlier fill
+			// that sees this node has read the earlier meta before it, and reads this fill's
+			// after it (see score), so it never takes this node with the earlier score.
 			s.meta.Store(slotMeta(epoch, score))
+			s.node.Store(node)
 			return
 		}
 		if s.node.Load() == node {
@@ -92,8 +91,12 @@ func (c *cycleScores) put(epoch uint64, node *v1.Node, score int64) {
 }
 
 // score returns node's score in the fill epoch, and false for a node that fill was not given
-// or whose slot a later fill has taken.
+// or whose slot a later fill has taken, or when there is no table (a PreScore state that
+// PreScore did not write).
 func (c *cycleScores) score(epoch uint64, node *v1.Node) (int64, bool) {
+	if c == nil {
+		return 0, false
+	}
 	mask := uint64(len(c.slots) - 1)
 	for i := (addrHash(node) >> 24) & mask; ; i = (i + 1) & mask {
 		s := &c.slots[i]
@@ -103,6 +106,7 @@ func (c *cycleScores) score(epoch uint64, node *v1.Node) (int64, bool) {
 		}
 		n := s.node.Load()
 		if s.meta.Load() != m {
+			// A later fill is rewriting the slot: n may be its node.
 			return 0, false
 		}
 		if n == node {

@@ -36,6 +36,9 @@ func TestCycleScores(t *testing.T) {
 					t.Errorf("score(%s) = %d, %t, want %d, true", node.Name, got, ok, i)
 				}
 			}
+			if got, ok := (*cycleScores)(nil).score(epoch, nil); ok {
+				t.Errorf("no table: score = %d, true, want false", got)
+			}
 			// Another object of a node is another key: Score works it out afresh.
 			if got, ok := c.score(epoch, st.MakeNode().Name("n0").Obj()); ok {
 				t.Errorf("score of a node never put = %d, true, want false", got)

@@ -54,14 +54,14 @@ func (pl *ThreadAware) PreScore(ctx context.Context, cycleState fwk.CycleState, 
 	entries := table.entries
 	withData := false
 	for i, ni := range nodes {
-		entries[i] = nil
+		var e *nodeEntry
 		if node := ni.Node(); node != nil {
-			e := pl.nodes.entry(ctx, node)
-			entries[i] = e
+			e = pl.nodes.entry(ctx, node)
 			if e.hasData { // read on every node, not only until the first with data
 				withData = true
 			}
 		}
+		entries[i] = e
 	}
 	if !withData {
 		return fwk.NewStatus(fwk.Skip)
