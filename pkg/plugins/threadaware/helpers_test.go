@@ -14,6 +14,7 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/threadaware/threadaware/apis/config"
@@ -127,3 +128,21 @@ func (pl *ThreadAware) learnedSize() (workloads, pods int) { return pl.learned.s
 func (pl *ThreadAware) nodeCacheSize() int { return pl.nodes.size() }
 
 func klogFrom(ctx context.Context) klog.Logger { return klog.FromContext(ctx) }
+
+// newTestCluster builds a plugin with the default args changed by edit (when not nil) over a
+// snapshot of nodes and the held pods, and returns the snapshot's NodeInfos.
+func newTestCluster(t *testing.T, edit func(*config.ThreadAwareArgs), held []*v1.Pod, nodes []*v1.Node) (context.Context, *ThreadAware, []fwk.NodeInfo) {
+	t.Helper()
+	_, ctx := ktesting.NewTestContext(t)
+	args := defaultArgs()
+	if edit != nil {
+		edit(args)
+	}
+	snapshot := cache.NewSnapshot(held, nodes)
+	pl := newTestPlugin(ctx, t, args, snapshot)
+	nodeInfos, err := snapshot.NodeInfos().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, pl, nodeInfos
+}

@@ -115,17 +115,7 @@ func TestFailedSchedulingMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ctx := ktesting.NewTestContext(t)
-			args := defaultArgs()
-			if tt.args != nil {
-				tt.args(args)
-			}
-			snapshot := cache.NewSnapshot(tt.held, tt.nodes)
-			pl := newTestPlugin(ctx, t, args, snapshot)
-			nodeInfos, err := snapshot.NodeInfos().List()
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, pl, nodeInfos := newTestCluster(t, tt.args, tt.held, tt.nodes)
 			fitErr := failAll(ctx, t, pl, tt.pod, nodeInfos)
 			if diff := cmp.Diff(tt.wantMsg, fitErr.Error()); diff != "" {
 				t.Errorf("FailedScheduling message (-want,+got):\n%s", diff)

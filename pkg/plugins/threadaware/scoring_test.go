@@ -104,14 +104,7 @@ func TestScore(t *testing.T) {
 		// score out itself for any other: both ways must agree.
 		for _, scoredBy := range []string{"PreScore", "Score"} {
 			t.Run(tt.name+"/by "+scoredBy, func(t *testing.T) {
-				_, ctx := ktesting.NewTestContext(t)
-				args := defaultArgs()
-				if tt.args != nil {
-					tt.args(args)
-				}
-				snapshot := cache.NewSnapshot(tt.held, tt.nodes)
-				pl := newTestPlugin(ctx, t, args, snapshot)
-				nodeInfos, _ := snapshot.NodeInfos().List()
+				ctx, pl, nodeInfos := newTestCluster(t, tt.args, tt.held, tt.nodes)
 				state := framework.NewCycleState()
 				if _, s := pl.PreFilter(ctx, state, tt.pod, nodeInfos); !s.IsSuccess() {
 					t.Fatal(s)
